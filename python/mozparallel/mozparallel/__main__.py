@@ -1,0 +1,5 @@
+import sys
+
+from mozparallel.cli import main
+
+sys.exit(main())

@@ -1,0 +1,133 @@
+"""The command line, shared by ``paralleltest``, ``python -m mozparallel`` and
+``mach parallel-test``: one parser, built from groups, and ``main()``.
+
+Options are defined here beside the module that reads them only by name;
+``run.py`` does the work. Bad input ends with a one-line error naming it
+and exit status 2, never a traceback.
+"""
+
+import argparse
+import os
+import sys
+
+from .selection import InputError
+
+REPORTERS = {"json-stream": "raw", "tbpl": "tbpl", "tap": "tap", "mach": "mach"}
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        # One line naming the problem, then exit 2 (argparse's convention).
+        self.exit(EXIT_USAGE, "%s: error: %s\n" % (self.prog, message))
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a number: %r" % text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative: %r" % text)
+    return value
+
+
+def _jobs(text):
+    if text == "auto":
+        return "auto"
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a job count: %r (a number or 'auto')" % text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("job count must be at least 1: %r" % text)
+    return value
+
+
+def _reporter(text):
+    if text not in REPORTERS:
+        raise argparse.ArgumentTypeError(
+            "unknown reporter %r (choose from %s)" % (text, ", ".join(REPORTERS)))
+    return text
+
+
+def add_run_arguments(parser):
+    group = parser.add_argument_group("Running tests")
+    group.add_argument("tests", nargs="*", metavar="TEST",
+                       help="test files, directories (their executable files) or manifests (.ini, .toml)")
+    group.add_argument("-j", "--jobs", type=_jobs, default=None,
+                       help="tests to run at once (default: the number of CPUs)")
+    group.add_argument("-e", "--exec", dest="exec_cmd", default=None, metavar="CMD",
+                       help="run CMD FILE for each test; CMD is split like a shell would, never run by one "
+                            "(default: execute the file)")
+    group.add_argument("-t", "--timeout", type=_positive_float, default=None, metavar="S",
+                       help="kill a test (and its process tree) that prints nothing for S seconds")
+    group.add_argument("--max-time", type=_positive_float, default=None, metavar="S",
+                       help="kill a test that runs longer than S seconds, output or not")
+    group.add_argument("--kill-grace", type=_positive_float, default=5.0, metavar="S",
+                       help="seconds between SIGTERM and SIGKILL when ending a test (default 5)")
+    group.add_argument("--protocol", default="tap", choices=["tap"],
+                       help="what the tests print (default: tap)")
+    group.add_argument("--bail", action="store_true",
+                       help="stop the whole run at the first 'Bail out!'")
+    group.add_argument("--max-failures", type=int, default=None, metavar="N",
+                       help="stop after N unexpected results")
+    group.add_argument("--allow-leaks", action="store_true",
+                       help="processes left behind by a test are reported and killed but do not fail it")
+
+
+def add_report_arguments(parser):
+    group = parser.add_argument_group("Reporting")
+    group.add_argument("-r", "--reporter", type=_reporter, default="mach",
+                       help="what goes to stdout: %s (default: mach)" % "|".join(REPORTERS))
+    group.add_argument("--log-subtests", choices=["unexpected", "all"], default="unexpected",
+                       help="'all' logs every passing test point as a test_status event "
+                            "(default: only points that are not a plain pass)")
+
+
+def add_logging_arguments(parser):
+    from mozlog import commandline
+
+    from .reporting.tap_formatter import TapFormatter
+
+    # mozlog builds --log-<name> from this table; adding ours first gives --log-tap.
+    commandline.log_formatters.setdefault("tap", (TapFormatter, "TAP output (provided by mozparallel)"))
+    commandline.add_logging_group(parser)
+
+
+def build_parser(prog="paralleltest"):
+    parser = _Parser(prog=prog, description="Run test files in parallel; report through mozlog.")
+    add_run_arguments(parser)
+    add_report_arguments(parser)
+    add_logging_arguments(parser)
+    return parser
+
+
+def run_from_args(args, topobjdir=None):
+    """Run with an argparse namespace or a dict of parsed options (what mach
+    hands to a command). Returns the exit status."""
+    from .run import run
+
+    options = vars(args) if isinstance(args, argparse.Namespace) else dict(args)
+    try:
+        return run(options, topobjdir=topobjdir)
+    except (InputError, UsageError) as e:
+        print("paralleltest: error: %s" % e, file=sys.stderr)
+        return EXIT_USAGE
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except OSError as e:  # mozlog opens --log-* files while parsing
+        print("paralleltest: error: cannot open log file %s: %s" % (e.filename, e.strerror), file=sys.stderr)
+        return EXIT_USAGE
+    if not args.tests:
+        parser.error("no TEST given (a file, a directory or a manifest)")
+    return run_from_args(args, topobjdir=os.environ.get("MOZ_OBJDIR"))

@@ -1,0 +1,477 @@
+"""The runner pool: keeps J tests running, reads every line as it arrives,
+enforces timeouts, and reports through the run's ``EventLog``.
+
+One thread, one epoll loop over every test's stdout, stderr and pidfd: no
+reader threads and no polling. A line is handed to the test's parser only
+once it is complete, so two tests' output never mixes within a line. The
+pool decides when silence means "kill"; ``kill.py`` knows how.
+"""
+
+import codecs
+import os
+import selectors
+import signal
+import time
+from dataclasses import dataclass, field
+
+from ..protocols import ExitInfo
+from . import kill
+from .process import TOKEN_VAR, spawn
+
+READ_SIZE = 1 << 16
+_STDOUT, _STDERR, _PIDFD, _WAKEUP = range(4)
+# After SIGKILL, how long to wait for the pipes to close before giving up on
+# them (a process we could not see still holds them).
+KILL_SETTLE = 5.0
+
+
+@dataclass
+class TestSpec:
+    """One test to run: everything the pool needs, nothing it has to look up."""
+
+    id: str                             # the test id in every log
+    argv: list                          # the command, already split
+    path: str | None = None             # the file, if it is one
+    group: str = "default"              # suite_start group (the manifest)
+    protocol: str = "tap"
+    timeout: float | None = None        # silent timeout (seconds)
+    max_time: float | None = None       # wall-clock cap (seconds)
+    expected_fail: bool = False
+    sequential: str | None = None       # run-sequentially reason
+    cwd: str | None = None
+    env: dict | None = None             # extra environment
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class PoolOptions:
+    jobs: int = 1
+    timeout: float | None = None
+    max_time: float | None = None
+    kill_grace: float = 5.0
+    log_subtests: bool = False
+    bail: bool = False                  # stop the run at the first Bail out!
+    max_failures: int | None = None
+    allow_leaks: bool = False
+
+
+class Running:
+    """State of one running test; named fields, no dict of strings."""
+
+    __slots__ = (
+        "spec", "proc", "parser", "slot", "token", "started", "started_wall",
+        "last_output", "bufs", "decoders", "open_fds", "reaped", "kill_stage",
+        "kill_deadline", "end_reason", "end_kind", "unexpected", "pid_text",
+        "stderr_text",
+    )
+
+    def __init__(self, spec, parser, slot, token):
+        self.spec = spec
+        self.parser = parser
+        self.slot = slot
+        self.token = token
+        self.proc = None
+        self.started = self.last_output = time.monotonic()
+        self.started_wall = time.time()
+        self.bufs = {}
+        self.decoders = {}
+        self.open_fds = set()
+        self.reaped = None
+        self.kill_stage = 0
+        self.kill_deadline = None
+        self.end_reason = None
+        self.end_kind = None            # "timeout" or "stopped"
+        self.unexpected = False
+        self.pid_text = ""
+        self.stderr_text = ""
+
+
+class Pool:
+    """Runs the tests a scheduler hands out, ``jobs`` at a time."""
+
+    def __init__(self, events, make_parser, options, env=None, on_result=None):
+        self.events = events
+        self.make_parser = make_parser
+        self.options = options
+        self.base_env = dict(os.environ if env is None else env)
+        self.on_result = on_result          # callable(spec, end_event, running)
+        self.running = {}                   # main pid -> Running (pid 0: never started)
+        self.free_slots = list(range(options.jobs, 0, -1))
+        self.sel = selectors.EpollSelector()
+        self.unexpected_count = 0
+        self.stop_reason = None             # set: start nothing new
+        self.stop_hard = False
+        self._held = None                   # a run-sequentially test waiting for quiet
+        self._seq = 0
+        self._run_token = "%d-%d" % (os.getpid(), int(time.time() * 1000))
+        self._wakeup_r = self._wakeup_w = None
+        self.scheduler = None
+
+    # -- public ------------------------------------------------------------
+    def run(self, scheduler):
+        self.scheduler = scheduler
+        kill.become_subreaper()
+        self._wakeup_r, self._wakeup_w = os.pipe()
+        os.set_blocking(self._wakeup_r, False)
+        os.set_blocking(self._wakeup_w, False)
+        self.sel.register(self._wakeup_r, selectors.EVENT_READ, (None, _WAKEUP))
+        try:
+            self._loop(scheduler)
+        finally:
+            self._end_all_now()
+            self.sel.unregister(self._wakeup_r)
+            os.close(self._wakeup_r)
+            os.close(self._wakeup_w)
+            self.sel.close()
+
+    def stop(self, reason, hard=False):
+        """Start nothing new and end the running tests (graceful unless
+        ``hard``). Safe to call from a signal handler."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        if hard:
+            self.stop_hard = True
+        if self._wakeup_w is not None:
+            try:
+                os.write(self._wakeup_w, b"x")
+            except OSError:
+                pass
+
+    # -- the loop ----------------------------------------------------------
+    def _loop(self, scheduler):
+        select = self.sel.select
+        while True:
+            if self.stop_reason is not None:
+                self._stop_running()
+            else:
+                self._fill(scheduler)
+            if not self.running:
+                break
+            timeout = self._next_deadline()
+            for key, _ in select(timeout):
+                r, kind = key.data
+                if kind == _STDOUT or kind == _STDERR:
+                    self._read(r, key.fd, kind)
+                elif kind == _PIDFD:
+                    self._reaped(r)
+                else:
+                    try:
+                        os.read(self._wakeup_r, 512)
+                    except OSError:
+                        pass
+            self._check_deadlines(scheduler)
+
+    def _fill(self, scheduler):
+        while self.free_slots:
+            if self._held is not None:
+                if self.running:
+                    return
+                spec, self._held = self._held, None
+            else:
+                if any(r.spec.sequential for r in self.running.values()):
+                    return
+                spec = scheduler.next_test(self.free_slots[-1])
+                if spec is None:
+                    return
+                if spec.sequential and self.running:
+                    self._held = spec
+                    return
+            self._start(spec)
+            if spec.sequential:
+                return
+
+    def _start(self, spec):
+        slot = self.free_slots.pop()
+        self._seq += 1
+        token = "%s-%d" % (self._run_token, self._seq)
+        parser = self.make_parser(spec)
+        r = Running(spec, parser, slot, token)
+        self.events.emit({"action": "test_start", "test": spec.id})
+        env = self.base_env
+        if spec.env:
+            env = dict(env)
+            env.update(spec.env)
+        else:
+            env = dict(env)
+        env[TOKEN_VAR] = token
+        try:
+            r.proc = spawn(spec.argv, cwd=spec.cwd, env=env)
+        except (OSError, ValueError, subprocess_error()) as e:
+            self._finish(r, ExitInfo(returncode=None, spawn_error=_os_error_text(e, spec.argv)))
+            return
+        r.pid_text = str(r.proc.pid)
+        register = self.sel.register
+        register(r.proc.stdout_fd, selectors.EVENT_READ, (r, _STDOUT))
+        register(r.proc.stderr_fd, selectors.EVENT_READ, (r, _STDERR))
+        register(r.proc.pidfd, selectors.EVENT_READ, (r, _PIDFD))
+        r.open_fds.update((r.proc.stdout_fd, r.proc.stderr_fd))
+        self.running[r.proc.pid] = r
+
+    def _read(self, r, fd, kind):
+        try:
+            data = os.read(fd, READ_SIZE)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        r.last_output = time.monotonic()
+        if not data:
+            self._eof(r, fd, kind)
+            return
+        decoder = r.decoders.get(fd)
+        if decoder is None:
+            decoder = r.decoders[fd] = codecs.getincrementaldecoder("utf-8")("replace")
+        text = decoder.decode(data)
+        buf = r.bufs.get(fd)
+        if buf:
+            text = buf + text
+        lines = text.split("\n")
+        r.bufs[fd] = lines.pop()
+        if kind == _STDOUT:
+            self._feed(r, lines)
+        else:
+            self._stderr(r, lines)
+
+    def _feed(self, r, lines):
+        feed = r.parser.feed
+        for line in lines:
+            evs = feed(line)
+            if evs:
+                self._deliver(r, evs)
+
+    def _stderr(self, r, lines):
+        emit = self.events.emit
+        process = r.pid_text + " stderr"
+        test = r.spec.id
+        for line in lines:
+            if line.endswith("\r"):
+                line = line[:-1]
+            emit({"action": "process_output", "process": process, "data": line, "test": test})
+
+    def _deliver(self, r, evs):
+        emit = self.events.emit
+        for ev in evs:
+            if ev["action"] == "process_output":
+                ev["process"] = r.pid_text
+            elif is_unexpected(ev):
+                r.unexpected = True
+            emit(ev)
+
+    def _eof(self, r, fd, kind):
+        decoder = r.decoders.get(fd)
+        tail = (r.bufs.pop(fd, "") or "") + (decoder.decode(b"", True) if decoder else "")
+        if tail:
+            if kind == _STDOUT:
+                self._feed(r, [tail])
+            else:
+                self._stderr(r, [tail])
+        self.sel.unregister(fd)
+        r.proc.close_pipe(fd)
+        r.open_fds.discard(fd)
+        if r.reaped is not None and not r.open_fds:
+            self._complete(r)
+
+    def _reaped(self, r):
+        reaped = r.proc.reap()
+        if reaped is None:
+            return
+        r.reaped = reaped
+        self.sel.unregister(r.proc.pidfd)
+        r.proc.close_pidfd()
+        if not r.open_fds:
+            self._complete(r)
+
+    # -- time --------------------------------------------------------------
+    def _limits(self, r):
+        spec, opts = r.spec, self.options
+        timeout = spec.timeout if spec.timeout is not None else opts.timeout
+        max_time = spec.max_time if spec.max_time is not None else opts.max_time
+        return timeout, max_time
+
+    def _next_deadline(self):
+        now = time.monotonic()
+        soonest = None
+        for r in self.running.values():
+            if r.kill_stage:
+                d = r.kill_deadline
+            else:
+                timeout, max_time = self._limits(r)
+                d = None
+                if timeout:
+                    d = r.last_output + timeout
+                if max_time:
+                    d2 = r.started + max_time
+                    d = d2 if d is None else min(d, d2)
+            if d is not None and (soonest is None or d < soonest):
+                soonest = d
+        if soonest is None:
+            return None
+        return max(0.0, soonest - now)
+
+    def _check_deadlines(self, scheduler):
+        now = time.monotonic()
+        for r in list(self.running.values()):
+            if r.kill_stage:
+                if now >= r.kill_deadline:
+                    self._escalate(r, now)
+                continue
+            timeout, max_time = self._limits(r)
+            if timeout and now - r.last_output >= timeout:
+                self._begin_kill(r, "timeout", "no output for %gs; killed with its process tree" % timeout)
+            elif max_time and now - r.started >= max_time:
+                self._begin_kill(r, "timeout", "ran longer than --max-time %gs; killed with its process tree" % max_time)
+
+    # -- ending tests ------------------------------------------------------
+    def _begin_kill(self, r, kind, reason, grace=None):
+        if r.kill_stage:
+            return
+        r.end_kind, r.end_reason = kind, reason
+        grace = self.options.kill_grace if grace is None else grace
+        pids = kill.tree_pids(r.proc.pid, r.token)
+        if r.reaped is None:
+            pids.add(r.proc.pid)
+        if grace > 0:
+            kill.signal_pids(pids, signal.SIGTERM)
+            kill.signal_group(r.proc.pid, signal.SIGTERM)
+            r.kill_stage = 1
+            r.kill_deadline = time.monotonic() + grace
+        else:
+            kill.signal_pids(pids, signal.SIGKILL)
+            kill.signal_group(r.proc.pid, signal.SIGKILL)
+            r.kill_stage = 2
+            r.kill_deadline = time.monotonic() + KILL_SETTLE
+
+    def _escalate(self, r, now):
+        if r.kill_stage == 1:
+            pids = kill.tree_pids(r.proc.pid, r.token)
+            if r.reaped is None:
+                pids.add(r.proc.pid)
+            kill.signal_pids(pids, signal.SIGKILL)
+            kill.signal_group(r.proc.pid, signal.SIGKILL)
+            r.kill_stage = 2
+            r.kill_deadline = now + KILL_SETTLE
+            return
+        # Still not closed after SIGKILL: give up on the pipes, keep the result.
+        for fd in list(r.open_fds):
+            self.sel.unregister(fd)
+            r.proc.close_pipe(fd)
+        r.open_fds.clear()
+        if r.reaped is None:
+            r.reaped = r.proc.reap()
+            if r.proc.pidfd is not None:
+                self.sel.unregister(r.proc.pidfd)
+                r.proc.close_pidfd()
+        self._complete(r)
+
+    def _stop_running(self):
+        for r in list(self.running.values()):
+            if not r.kill_stage:
+                self._begin_kill(r, "stopped", "ended by the runner: " + self.stop_reason,
+                                 grace=0 if self.stop_hard else None)
+            elif self.stop_hard and r.kill_stage == 1:
+                self._escalate(r, time.monotonic())
+
+    def _end_all_now(self):
+        """Last resort (an exception in the loop): leave no process behind."""
+        for r in list(self.running.values()):
+            pids = kill.tree_pids(r.proc.pid, r.token)
+            pids.add(r.proc.pid)
+            kill.signal_pids(pids, signal.SIGKILL)
+            kill.signal_group(r.proc.pid, signal.SIGKILL)
+            try:
+                os.waitpid(r.proc.pid, 0)
+            except ChildProcessError:
+                pass
+        self.running.clear()
+        kill.reap_adopted()
+
+    def _complete(self, r):
+        """The process is reaped and its pipes are closed: report it."""
+        self.running.pop(r.proc.pid, None)
+        reaped = r.reaped
+        leaked = []
+        if kill.group_alive(r.proc.pid):
+            leaked = self._kill_leaks(r)
+        exit = ExitInfo(returncode=None)
+        if reaped is not None:
+            if reaped.returncode < 0:
+                exit.signal = -reaped.returncode
+            else:
+                exit.returncode = reaped.returncode
+        if r.end_kind == "timeout":
+            exit.timeout = r.end_reason
+        elif r.end_kind == "stopped":
+            exit.stopped = r.end_reason
+        elif leaked and not self.options.allow_leaks:
+            exit.stopped = "left %d process(es) running after it exited" % len(leaked)
+        self._finish(r, exit, leaked)
+
+    def _kill_leaks(self, r):
+        pids = kill.tree_pids(r.proc.pid, r.token)
+        described = []
+        for pid in sorted(pids):
+            described.append("%d (%s)" % (pid, _cmdline(pid)))
+        kill.signal_pids(pids, signal.SIGKILL)
+        kill.signal_group(r.proc.pid, signal.SIGKILL)
+        if described:
+            self.events.emit({"action": "log", "level": "ERROR" if not self.options.allow_leaks else "WARNING",
+                              "message": "%s leaked processes: %s" % (r.spec.id, ", ".join(described))})
+        kill.reap_adopted(exclude=self.running.keys())
+        return described
+
+    def _finish(self, r, exit, leaked=()):
+        evs = r.parser.finish(exit)
+        end = evs[-1]
+        extra = end.setdefault("extra", {})
+        if r.reaped is not None:
+            extra["cpu_user"] = round(r.reaped.user, 6)
+            extra["cpu_system"] = round(r.reaped.system, 6)
+            extra["maxrss_kb"] = r.reaped.maxrss_kb
+        wall = time.monotonic() - r.started
+        extra["wall"] = round(wall, 6)
+        if self.scheduler is not None:
+            self.scheduler.finished(r.spec.id, wall)
+        extra["slot"] = r.slot
+        if leaked:
+            extra["leaked"] = list(leaked)
+        self._deliver(r, evs)
+        self.free_slots.append(r.slot)
+        if r.unexpected:
+            self.unexpected_count += 1
+        if self.on_result is not None:
+            self.on_result(r.spec, end, r)
+        opts = self.options
+        if r.unexpected and opts.max_failures and self.unexpected_count >= opts.max_failures \
+                and self.stop_reason is None:
+            self.stop("--max-failures %d reached" % opts.max_failures, hard=True)
+        if opts.bail and r.parser is not None and getattr(r.parser, "bailout", None) is not None \
+                and self.stop_reason is None:
+            self.stop("Bail out! in %s (--bail)" % r.spec.id, hard=True)
+
+
+def is_unexpected(ev):
+    """mozlog's rule: a result is unexpected when ``expected`` is present and
+    differs from the status (SKIP is never unexpected)."""
+    expected = ev.get("expected")
+    return expected is not None and expected != ev.get("status") and ev.get("status") != "SKIP"
+
+
+def _cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip() or "?"
+    except OSError:
+        return "?"
+
+
+def _os_error_text(e, argv):
+    if isinstance(e, OSError):
+        text = e.strerror or str(e)
+        name = e.filename or (argv[0] if argv else "")
+        return "%s: %s" % (text, name)
+    return str(e)
+
+
+def subprocess_error():
+    import subprocess
+    return subprocess.SubprocessError

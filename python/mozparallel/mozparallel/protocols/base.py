@@ -1,0 +1,77 @@
+"""What every protocol parser shares: the exit facts the pool hands over, the
+event shapes, and the rule that turns a verdict into a ``test_end``.
+
+Events are plain dicts shaped like mozlog actions (``action`` plus the
+action's fields); the pool adds nothing but delivery.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass
+class ExitInfo:
+    """How a test process ended, as far as the parser needs to know."""
+
+    returncode: int | None = 0      # exit status; None if it never ran or was not reaped
+    signal: int | None = None       # the signal that killed it, unless we killed it
+    spawn_error: str | None = None  # it could not be started (OS error text)
+    timeout: str | None = None      # we killed it for a timeout: why
+    stopped: str | None = None      # we ended it for another reason (interrupt, fail-fast)
+
+    def early_verdict(self):
+        """Verdicts that do not depend on what the test printed."""
+        if self.spawn_error is not None:
+            return "ERROR", "cannot start: " + self.spawn_error
+        if self.timeout is not None:
+            return "TIMEOUT", self.timeout
+        if self.stopped is not None:
+            return "ERROR", self.stopped
+        return None
+
+
+def end_event(test, status, message, extra, expected_fail=False):
+    """The closing ``test_end``; ``expected`` follows mozlog's conventions
+    (it is dropped by mozlog when it equals the status, or for SKIP)."""
+    ev = {"action": "test_end", "test": test, "status": status, "extra": extra}
+    if expected_fail:
+        if status == "ERROR":
+            ev["status"] = "FAIL"
+        ev["expected"] = "FAIL"
+    elif status != "OK":
+        ev["expected"] = "OK"
+    if message:
+        ev["message"] = message
+    return ev
+
+
+class Parser:
+    """Base of the line parsers: feed(line) -> events or None; finish(exit)."""
+
+    name = "base"
+
+    def __init__(self, test, log_subtests=False, expected_fail=False):
+        self.test = test
+        self.log_subtests = log_subtests
+        self.expected_fail = expected_fail
+
+    def output(self, line):
+        return {"action": "process_output", "process": "", "data": line, "test": self.test}
+
+    def _status(self, subtest, status, message=None, expected=None):
+        ev = {"action": "test_status", "test": self.test, "subtest": subtest, "status": status}
+        if expected is not None:
+            # Always passed on: mozlog's default for a subtest is PASS, and it
+            # drops ``expected`` itself when it equals the status.
+            ev["expected"] = expected
+        if message:
+            ev["message"] = message
+        return ev
+
+    def feed(self, line):
+        raise NotImplementedError
+
+    def flush(self):
+        return []
+
+    def finish(self, exit):
+        raise NotImplementedError

@@ -1,0 +1,399 @@
+"""Where a TAP line is parsed: TAP 12/13/14 lines in, mozlog action dicts out.
+
+``TapParser`` is fed one decoded line at a time (no trailing newline) and
+returns ``None`` or a list of events; ``finish(exit)`` returns the file's
+closing events, ending with ``test_end``. It knows nothing of processes,
+clocks or files: the pool feeds it, and a test can feed it a list.
+
+Verdicts follow prove's (Perl TAP::Harness) rules; see docs/raw-log.rst for
+the mapping to mozlog statuses. Passing points are only counted unless
+``log_subtests`` is set: a file with 50,000 passing points must not cost
+50,000 log events.
+"""
+
+import re
+import signal
+
+from .base import ExitInfo, Parser, end_event
+
+_PLAN = re.compile(r"^1\.\.(\d+)\s*(?:#\s*(.*))?$")
+_POINT = re.compile(r"^(not )?ok\b(?:\s*(\d+))?\s*(.*)$")
+_DIRECTIVE = re.compile(r"^\s*(SKIP|TODO)\S*\s*(.*)$", re.IGNORECASE | re.DOTALL)
+_BAIL = re.compile(r"^Bail out!\s*(.*)$", re.IGNORECASE)
+_VERSION = re.compile(r"^TAP version (\d+)\s*$", re.IGNORECASE)
+_PRAGMA = re.compile(r"^pragma ([+-])([A-Za-z0-9_-]+)\s*$")
+_SUBTEST = re.compile(r"^# Subtest(?::\s*(.*))?$")
+_YAML_KEY = re.compile(r"^(\w[\w -]*):\s*(.*)$")
+
+
+def split_directive(text):
+    """Split a point's text at the first unescaped ``#``.
+
+    Returns ``(description, directive, reason)`` with TAP 14 escapes
+    (``\\#``, ``\\\\``) resolved; directive is ``"SKIP"``, ``"TODO"`` or None.
+    """
+    if "#" not in text and "\\" not in text:
+        return _strip_dash(text), None, ""
+    desc, rest, i, n = [], None, 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\\" and i + 1 < n and text[i + 1] in "#\\":
+            desc.append(text[i + 1])
+            i += 2
+            continue
+        if c == "#":
+            rest = text[i + 1:]
+            break
+        desc.append(c)
+        i += 1
+    description = _strip_dash("".join(desc).rstrip())
+    if rest is None:
+        return description, None, ""
+    m = _DIRECTIVE.match(rest)
+    if not m:
+        return description, None, ""
+    reason = m.group(2).strip().replace("\\#", "#").replace("\\\\", "\\")
+    return description, m.group(1).upper(), reason
+
+
+def _strip_dash(text):
+    if text.startswith("- "):
+        return text[2:]
+    if text == "-":
+        return ""
+    return text
+
+
+def signal_name(signum):
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return "signal %d" % signum
+
+
+class TapParser(Parser):
+    """One TAP document (one test file), fed line by line.
+
+    ``expected_fail``: the file is expected to fail (manifest ``fail-if`` /
+    ``expected = fail``), so failing points and a failing verdict are as
+    expected and a pass is unexpected.
+    """
+
+    name = "tap"
+
+    def __init__(self, test, log_subtests=False, expected_fail=False, indent=""):
+        super().__init__(test, log_subtests=log_subtests, expected_fail=expected_fail)
+        self.indent = indent
+        self.version = None
+        self.pragmas = {}
+        self.plan = None            # planned count, or None
+        self.plan_reason = ""
+        self.plan_after_points = False
+        self.plans_seen = 0
+        self.points_after_plan = False
+        self.count = 0              # points seen
+        self.passed = 0
+        self.failed = 0             # not ok without TODO
+        self.skipped = 0
+        self.todo = 0
+        self.todo_passed = 0
+        self.sequence_errors = []
+        self.bailout = None
+        self.first_failure = None
+        self._pending = None        # a failing point waiting for its YAML block
+        self._yaml = None           # lines of the YAML block being read
+        self._yaml_indent = None
+        self._subtest = None        # TapParser of the current TAP 14 subtest
+        self._subtest_name = None
+
+    # -- the hot path ------------------------------------------------------
+    def feed(self, line):
+        if line and line[-1] == "\r":
+            line = line[:-1]
+        if self._pending is None and self._subtest is None and line[:3] == "ok " \
+                and "#" not in line and "\\" not in line:
+            # A plain passing point: count it, log nothing (unless asked).
+            rest = line[3:]
+            num = rest.split(" ", 1)[0] if rest else ""
+            self.count += 1
+            self.passed += 1
+            if num.isdigit():
+                if int(num) != self.count:
+                    self._out_of_sequence(int(num))
+                desc = rest[len(num):].strip()
+            else:
+                desc = rest.strip()
+            if self.plans_seen:
+                self.points_after_plan = True
+            if self.log_subtests:
+                return [self._status(_strip_dash(desc) or "#%d" % self.count, "PASS")]
+            return None
+        return self._feed_slow(line)
+
+    # -- everything else ---------------------------------------------------
+    def _feed_slow(self, line):
+        out = []
+        if self._yaml is not None:
+            stripped = line.strip()
+            if stripped == "..." and _indent_of(line) == self._yaml_indent:
+                out.extend(self._close_yaml())
+                return out
+            self._yaml.append(line)
+            return None
+        if self._pending is not None:
+            if line.strip() == "---" and _indent_of(line) > len(self.indent):
+                self._yaml = []
+                self._yaml_indent = _indent_of(line)
+                return None
+            out.append(self._flush_pending())
+
+        if self._subtest is not None:
+            inner = self.indent + "    "
+            if line.startswith(inner) or (line.strip() == "" ):
+                ev = self._subtest.feed(line[len(inner):] if line.startswith(inner) else "")
+                if self._subtest.bailout is not None:
+                    self.bailout = self._subtest.bailout
+                if ev and self.log_subtests:
+                    out.extend(e for e in ev if e["action"] != "process_output")
+                return out or None
+            # A parent-level line closes the subtest: the next point is its
+            # correlated result.
+            result = _POINT.match(line[len(self.indent):]) if line.startswith(self.indent) else None
+            sub = self._close_subtest()
+            if result is not None:
+                out.extend(self._point(result, subtest_failed=sub) or ())
+                return out or None
+            if sub:
+                self._record_failure("subtest %r failed" % (self._subtest_name or ""))
+
+        if self.indent:
+            if not line.startswith(self.indent):
+                return out or None
+            line = line[len(self.indent):]
+
+        if not line.strip():
+            return out or None
+        c = line[0]
+        if c in "on":
+            m = _POINT.match(line)
+            if m:
+                out.extend(self._point(m) or ())
+                return out or None
+        elif c == "1":
+            m = _PLAN.match(line)
+            if m:
+                self._plan(m)
+                return out or None
+        elif c == "#":
+            m = _SUBTEST.match(line)
+            if m:
+                self._open_subtest(m.group(1))
+                return out or None
+        elif c in "Bb":
+            m = _BAIL.match(line)
+            if m:
+                self.bailout = m.group(1).strip()
+                return out or None
+        elif c in "Tt":
+            m = _VERSION.match(line)
+            if m:
+                if self.version is None and self.count == 0 and self.plans_seen == 0:
+                    self.version = int(m.group(1))
+                return out or None
+        elif c == "p":
+            m = _PRAGMA.match(line)
+            if m:
+                self.pragmas[m.group(2)] = m.group(1) == "+"
+                return out or None
+        elif c in " \t" and self.count == 0 and not self.indent:
+            # An indented line before any point may open an unannounced subtest.
+            if line.startswith("    ") and (_POINT.match(line[4:]) or _PLAN.match(line[4:])):
+                self._open_subtest(None)
+                return self._feed_slow(line) if not out else out + (self._feed_slow(line) or [])
+        out.append(self.output(line))
+        return out
+
+    def _point(self, m, subtest_failed=False):
+        ok = m.group(1) is None
+        num = m.group(2)
+        self.count += 1
+        if num is not None and int(num) != self.count:
+            self._out_of_sequence(int(num))
+        if self.plans_seen:
+            self.points_after_plan = True
+        desc, directive, reason = split_directive(m.group(3))
+        name = desc or "#%d" % self.count
+        if subtest_failed and ok:
+            # TAP 14: the subtest's own points decide; a failing subtest
+            # fails its parent whatever the correlated point says.
+            ok = False
+            reason = reason or "subtest failed"
+        if directive == "SKIP":
+            self.skipped += 1
+            if not ok:
+                # Perl counts ``not ok # SKIP`` as a failure; TAP 14 forbids it.
+                self.failed += 1
+                self._record_failure("not ok %d - %s # SKIP" % (self.count, name))
+                return [self._status(name, "FAIL", message=reason, expected="PASS")]
+            return [self._status(name, "SKIP", message=reason)]
+        if directive == "TODO":
+            self.todo += 1
+            if ok:
+                self.todo_passed += 1
+                self.passed += 1
+                return [self._status(name, "PASS", message="TODO passed: " + reason
+                                     if reason else "TODO passed")]
+            self._pending = self._status(name, "FAIL", message=reason, expected="FAIL")
+            return None
+        if ok:
+            self.passed += 1
+            if self.log_subtests:
+                return [self._status(name, "PASS")]
+            return None
+        self.failed += 1
+        self._record_failure("not ok %d - %s" % (self.count, name) if desc
+                             else "not ok %d" % self.count)
+        self._pending = self._status(name, "FAIL", expected="FAIL" if self.expected_fail else "PASS")
+        return None
+
+    def _plan(self, m):
+        self.plans_seen += 1
+        if self.plans_seen > 1:
+            return
+        self.plan = int(m.group(1))
+        reason = (m.group(2) or "").strip()
+        d = _DIRECTIVE.match(reason)
+        self.plan_reason = d.group(2).strip() if d and d.group(1).upper() == "SKIP" else reason
+        if self.count:
+            self.plan_after_points = True
+
+    def _out_of_sequence(self, found):
+        if len(self.sequence_errors) < 5:
+            self.sequence_errors.append((found, self.count))
+
+    def _record_failure(self, text):
+        if self.first_failure is None:
+            self.first_failure = text
+
+    def _flush_pending(self):
+        ev, self._pending = self._pending, None
+        return ev
+
+    def _close_yaml(self):
+        block, self._yaml = self._yaml, None
+        ev = self._flush_pending()
+        text = "\n".join(block)
+        fields = {}
+        for raw in block:
+            m = _YAML_KEY.match(raw.strip())
+            if m and _indent_of(raw) == self._yaml_indent:
+                fields[m.group(1)] = m.group(2).strip().strip("'\"")
+        message = fields.get("message") or ev.get("message") or ""
+        ev["message"] = message
+        ev["extra"] = {"yaml": text}
+        if message and self.first_failure and ev.get("expected") == "PASS" \
+                and "\n" not in self.first_failure:
+            self.first_failure = "%s: %s" % (self.first_failure, message)
+        return [ev]
+
+    def _open_subtest(self, name):
+        self._subtest = TapParser(self.test, log_subtests=False, indent="")
+        self._subtest_name = name
+
+    def _close_subtest(self):
+        sub, self._subtest = self._subtest, None
+        for ev in sub.flush():
+            pass
+        failed = bool(sub.failed or sub.sequence_errors or sub.bailout is not None
+                      or (sub.plan is not None and sub.plan != sub.count)
+                      or (sub.plan is None and sub.count == 0))
+        if failed and sub.first_failure:
+            self._record_failure("subtest %s: %s" % (self._subtest_name or "", sub.first_failure))
+        return failed
+
+    def flush(self):
+        """Events held back waiting for more input (a pending point)."""
+        out = []
+        if self._yaml is not None:
+            out.extend(self._close_yaml())
+        if self._pending is not None:
+            out.append(self._flush_pending())
+        return out
+
+    # -- the verdict -------------------------------------------------------
+    def problems(self):
+        """Why this document fails by prove's rules, ignoring the exit status."""
+        found = []
+        if self.failed:
+            found.append(self.first_failure or "%d failed test points" % self.failed)
+        if self.plans_seen == 0:
+            found.append("No plan found in TAP output")
+        elif self.plans_seen > 1:
+            found.append("More than one plan found in TAP output")
+        else:
+            if self.plan_after_points and self.points_after_plan:
+                found.append("Plan (1..%d) must be at the beginning or end of the TAP output"
+                             % self.plan)
+            if self.plan != self.count:
+                found.append("Bad plan. You planned %d tests but ran %d." % (self.plan, self.count))
+        for got, expected in self.sequence_errors:
+            found.append("Tests out of sequence. Found (%d) but expected (%d)" % (got, expected))
+        return found
+
+    def counts(self):
+        return {
+            "planned": self.plan,
+            "points": self.count,
+            "passed": self.passed,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "todo": self.todo,
+            "todo_passed": self.todo_passed,
+        }
+
+    def finish(self, exit):
+        out = self.flush()
+        if self._subtest is not None and self._close_subtest():
+            self.failed += 1
+            self._record_failure("subtest %r did not finish" % (self._subtest_name or ""))
+        extra = {"protocol": "tap", "counts": self.counts()}
+        if exit.returncode is not None:
+            extra["exitcode"] = exit.returncode
+        status, message = self.verdict(exit)
+        out.append(end_event(self.test, status, message, extra, self.expected_fail))
+        return out
+
+    def verdict(self, exit):
+        """``(status, message)`` for the file, before ``expected`` is applied."""
+        early = exit.early_verdict()
+        if early is not None:
+            return early
+        if self.bailout is not None:
+            return "ERROR", ("Bail out! " + self.bailout).rstrip()
+        if exit.signal:
+            return "CRASH", "killed by %s after %d test points" % (signal_name(exit.signal), self.count)
+        if self.plans_seen == 1 and self.plan == 0 and self.count == 0 and not exit.returncode:
+            return "SKIP", self.plan_reason or "skipped"
+        found = self.problems()
+        if exit.returncode:
+            found.append("Non-zero exit status: %d" % exit.returncode)
+        if found:
+            return "ERROR", "; ".join(found)
+        return "OK", None
+
+
+def _indent_of(line):
+    return len(line) - len(line.lstrip(" "))
+
+
+def parse_tap(test, lines, exit=None, **kwargs):
+    """Parse a whole document: every event, ``test_end`` last."""
+    parser = TapParser(test, **kwargs)
+    for line in lines:
+        events = parser.feed(line)
+        if events:
+            yield from events
+    yield from parser.finish(exit or ExitInfo(returncode=0))
+
+
+__all__ = ["TapParser", "parse_tap", "split_directive", "signal_name"]

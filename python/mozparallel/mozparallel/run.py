@@ -1,0 +1,165 @@
+"""Wires one run: selection -> schedule -> pool -> mozlog. Returns the exit
+status. How each step works lives in its own module."""
+
+import os
+import shlex
+import signal
+import sys
+import time
+
+from mozlog import commandline
+from mozlog.handlers import StatusHandler
+
+from .cli import REPORTERS, UsageError
+from .events import EventLog
+from .execution.pool import Pool, PoolOptions, TestSpec, is_unexpected
+from .protocols import make_parser
+from .schedule import ListOrder
+from .selection import discover
+
+EXIT_OK, EXIT_UNEXPECTED = 0, 1
+EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+def build_specs(selected, options):
+    """TestSpecs for the tests that will run, and the skipped ones."""
+    exec_argv = None
+    if options.get("exec_cmd"):
+        try:
+            exec_argv = shlex.split(options["exec_cmd"])
+        except ValueError as e:
+            raise UsageError("cannot split --exec %r: %s" % (options["exec_cmd"], e))
+        if not exec_argv:
+            raise UsageError("--exec is empty")
+    specs, skipped = [], []
+    for t in selected:
+        if t.disabled:
+            skipped.append(t)
+            continue
+        keys = t.keys
+        command = keys.get("exec") or keys.get("command")
+        if command:
+            argv = shlex.split(command) + [t.path]
+        elif exec_argv:
+            argv = exec_argv + [t.path]
+        else:
+            argv = [t.path]
+        specs.append(TestSpec(
+            id=t.id, argv=argv, path=t.path, group=t.group,
+            protocol=keys.get("protocol") or options.get("protocol") or "tap",
+            timeout=_float_key(keys, "timeout"),
+            max_time=_float_key(keys, "max-time"),
+            expected_fail=str(keys.get("expected", "pass")).lower() == "fail",
+            sequential=keys.get("run-sequentially"),
+            cwd=os.path.dirname(t.path) if keys.get("cwd") == "here" else None,
+        ))
+    return specs, skipped
+
+
+def _float_key(keys, name):
+    value = keys.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise UsageError("manifest key %s = %r is not a number" % (name, value))
+
+
+def setup_logger(options):
+    reporter = options.get("reporter") or "mach"
+    fmt = REPORTERS[reporter]
+    logger = commandline.setup_logging("mozparallel", options, defaults={fmt: sys.stdout})
+    return logger
+
+
+def jobs_for(options):
+    jobs = options.get("jobs")
+    if jobs in (None, "auto"):
+        return os.cpu_count() or 1
+    return jobs
+
+
+def run(options, topobjdir=None):
+    selected = discover(options.get("tests") or [])
+    specs, skipped = build_specs(selected, options)
+    jobs = jobs_for(options)
+
+    logger = setup_logger(options)
+    status = StatusHandler()
+    logger.add_handler(status)
+    events = EventLog(logger)
+
+    groups = {}
+    for t in selected:
+        groups.setdefault(t.group, []).append(t.id)
+    import mozinfo
+    logger.suite_start(groups, name="mozparallel", run_info=dict(mozinfo.info),
+                       extra={"jobs": jobs})
+    tally = Tally()
+    for t in skipped:
+        logger.test_start(t.id)
+        logger.test_end(t.id, "SKIP", message=t.disabled)
+        tally.skipped += 1
+
+    pool = Pool(
+        events,
+        lambda spec: make_parser(spec.protocol, spec.id,
+                                 log_subtests=options.get("log_subtests") == "all",
+                                 expected_fail=spec.expected_fail),
+        PoolOptions(
+            jobs=jobs,
+            timeout=options.get("timeout"),
+            max_time=options.get("max_time"),
+            kill_grace=options.get("kill_grace", 5.0),
+            log_subtests=options.get("log_subtests") == "all",
+            bail=bool(options.get("bail")),
+            max_failures=options.get("max_failures"),
+            allow_leaks=bool(options.get("allow_leaks")),
+        ),
+        on_result=tally.add,
+    )
+    interrupted = []
+
+    def on_signal(signum, frame):
+        interrupted.append(signum)
+        name = signal.Signals(signum).name
+        pool.stop("interrupted by %s" % name, hard=len(interrupted) > 1)
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    started = time.monotonic()
+    try:
+        pool.run(ListOrder(specs))
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        logger.info(tally.summary(time.monotonic() - started))
+        logger.suite_end()
+        logger.shutdown()
+    if interrupted:
+        return EXIT_SIGNAL.get(interrupted[0], 130)
+    summary = status.summarize()
+    return EXIT_UNEXPECTED if summary.unexpected_statuses else EXIT_OK
+
+
+class Tally:
+    """Counts of the run's results, for the closing summary line."""
+
+    def __init__(self):
+        self.passed = self.unexpected = self.skipped = self.expected_fail = 0
+
+    def add(self, spec, end, running):
+        if is_unexpected(end) or running.unexpected:
+            self.unexpected += 1
+        elif end["status"] == "SKIP":
+            self.skipped += 1
+        elif end["status"] in ("FAIL", "ERROR"):
+            self.expected_fail += 1
+        else:
+            self.passed += 1
+
+    def summary(self, seconds):
+        total = self.passed + self.unexpected + self.skipped + self.expected_fail
+        return ("mozparallel: %d tests in %.1fs: %d passed, %d unexpected, %d skipped, "
+                "%d expected failures" % (total, seconds, self.passed, self.unexpected,
+                                          self.skipped, self.expected_fail))

@@ -1,0 +1,83 @@
+"""Turn TEST arguments into tests: a file, a directory (its executable
+files, recursively, in sorted order), or a manifest (``.ini``/``.toml``).
+
+Every test keeps its manifest group and per-test keys; a test that will not
+run keeps the reason (``disabled``) so ``--list`` and the log can say why.
+"""
+
+import os
+from dataclasses import dataclass, field
+
+MANIFEST_SUFFIXES = (".ini", ".toml")
+
+
+class InputError(Exception):
+    """Bad input from the user: the message names it. Exit status 2."""
+
+
+@dataclass
+class SelectedTest:
+    path: str                       # absolute path of the file
+    id: str                         # the id used in logs
+    group: str = "default"          # manifest (relative) or "default"
+    keys: dict = field(default_factory=dict)   # per-test manifest keys
+    disabled: str | None = None     # why it will not run, if it will not
+
+
+def test_id(path, root):
+    """The id of a test: its path relative to ``root`` when inside it."""
+    rel = os.path.relpath(path, root)
+    if rel.startswith(os.pardir + os.sep) or rel == os.pardir:
+        return path
+    return rel
+
+
+def _is_executable_file(path):
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+def _walk(directory):
+    found = []
+    for dirpath, dirnames, filenames in os.walk(directory):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            path = os.path.join(dirpath, name)
+            if _is_executable_file(path):
+                found.append(path)
+    return found
+
+
+def discover(args, root=None, manifest_reader=None):
+    """``SelectedTest`` for every TEST argument, in argument order, each file
+    once. ``manifest_reader(path, root)`` reads a manifest."""
+    root = os.path.abspath(root or os.getcwd())
+    tests, seen = [], set()
+
+    def add(t):
+        if t.path in seen:
+            return
+        seen.add(t.path)
+        tests.append(t)
+
+    for arg in args:
+        path = os.path.abspath(arg)
+        if arg.endswith(MANIFEST_SUFFIXES) and os.path.isfile(path):
+            if manifest_reader is None:
+                from .manifest import read_manifest as manifest_reader
+            for t in manifest_reader(path, root):
+                add(t)
+        elif os.path.isdir(path):
+            files = _walk(path)
+            if not files:
+                raise InputError("no executable test files in directory: %s" % arg)
+            for f in files:
+                add(SelectedTest(path=f, id=test_id(f, root)))
+        elif os.path.isfile(path):
+            add(SelectedTest(path=path, id=test_id(path, root)))
+        elif os.path.lexists(path):
+            raise InputError("not a file or directory: %s" % arg)
+        else:
+            raise InputError("no such test file or directory: %s" % arg)
+    return tests

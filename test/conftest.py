@@ -1,0 +1,84 @@
+"""Shared test support: run the real command line in a subprocess, read its
+raw log, and check that nothing the run started is left alive."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIXTURES = os.path.join(TOP, "test", "fixtures")
+SHARED_BENCH = os.path.join(os.path.dirname(TOP), "shared", "bench")
+# The real interpreter, not a pyenv shim (about 100 ms a start here).
+PYTHON = os.path.realpath(sys.executable)
+
+
+def read_raw(path):
+    """The events of a mozlog raw log, in order."""
+    with open(path, errors="replace") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def ends_by_test(events):
+    return {e["test"]: e for e in events if e["action"] == "test_end"}
+
+
+def write_test(directory, name, body, shebang="#!/bin/sh", mode=0o755):
+    """Write an executable test script and return its path."""
+    path = os.path.join(str(directory), name)
+    with open(path, "w") as f:
+        f.write(shebang + "\n" + body)
+    os.chmod(path, mode)
+    return path
+
+
+def write_python_test(directory, name, body):
+    return write_test(directory, name, body, shebang="#!" + PYTHON)
+
+
+def marked_processes(marker):
+    """Live processes whose environment or command line carries ``marker``."""
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            if marker in " ".join(proc.info["cmdline"] or ()) or \
+                    proc.environ().get("MOZPARALLEL_TEST_MARKER") == marker:
+                if proc.status() != psutil.STATUS_ZOMBIE:
+                    found.append(proc)
+        except psutil.Error:
+            pass
+    return found
+
+
+@pytest.fixture
+def marker(tmp_path):
+    """A unique string: pass it in the environment of a run
+    (``MOZPARALLEL_TEST_MARKER``), then assert ``marked_processes(marker)``
+    is empty afterwards."""
+    return "mozparallel-test-%d-%s" % (os.getpid(), tmp_path.name)
+
+
+def paralleltest(args, cwd=None, env=None, timeout=120, marker=None, **kwargs):
+    """Run ``python -m mozparallel ARGS`` and return the CompletedProcess."""
+    full_env = dict(os.environ)
+    full_env.pop("MOZ_OBJDIR", None)
+    if marker:
+        full_env["MOZPARALLEL_TEST_MARKER"] = marker
+    if env:
+        full_env.update(env)
+    return subprocess.run([PYTHON, "-m", "mozparallel"] + list(args), cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+def wait_gone(marker, seconds=5.0):
+    """Marked processes still alive after up to ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        left = marked_processes(marker)
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)

@@ -13,8 +13,10 @@ import pytest
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(TOP, "test", "fixtures")
 SHARED_BENCH = os.path.join(os.path.dirname(TOP), "shared", "bench")
-# The real interpreter, not a pyenv shim (about 100 ms a start here).
+# The real interpreter, not a pyenv shim (about 100 ms a start here): for
+# fixtures' shebangs. The runner itself runs under the venv's interpreter.
 PYTHON = os.path.realpath(sys.executable)
+VENV_PYTHON = sys.executable
 
 
 def read_raw(path):
@@ -70,7 +72,7 @@ def paralleltest(args, cwd=None, env=None, timeout=120, marker=None, **kwargs):
         full_env["MOZPARALLEL_TEST_MARKER"] = marker
     if env:
         full_env.update(env)
-    return subprocess.run([PYTHON, "-m", "mozparallel"] + list(args), cwd=cwd, env=full_env,
+    return subprocess.run([VENV_PYTHON, "-m", "mozparallel"] + list(args), cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout, **kwargs)
 
 

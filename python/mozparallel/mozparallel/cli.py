@@ -126,7 +126,9 @@ def main(argv=None):
     try:
         args = parser.parse_args(argv)
     except OSError as e:  # mozlog opens --log-* files while parsing
-        print("paralleltest: error: cannot open log file %s: %s" % (e.filename, e.strerror), file=sys.stderr)
+        name = str(e.filename)
+        given = next((a.split("=", 1)[-1] for a in argv if name and name in a), name)
+        print("paralleltest: error: cannot open log file %s: %s" % (given, e.strerror), file=sys.stderr)
         return EXIT_USAGE
     if not args.tests:
         parser.error("no TEST given (a file, a directory or a manifest)")

@@ -99,9 +99,45 @@ def add_logging_arguments(parser):
     commandline.add_logging_group(parser)
 
 
+def _mozinfo_override(text):
+    from .selection.mozinfo_values import parse_override
+
+    try:
+        parse_override(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e))
+    return text
+
+
+def add_selection_arguments(parser):
+    """Which tests of the manifests run here (read by selection/select.py)."""
+    group = parser.add_argument_group("Selecting tests")
+    group.add_argument("--objdir", default=None, metavar="DIR",
+                       help="build directory whose mozinfo.json gives condition values "
+                            "(default: mach's objdir, else $MOZ_OBJDIR)")
+    group.add_argument("--mozinfo", action="append", default=[], metavar="KEY=VALUE", type=_mozinfo_override,
+                       help="set a value for manifest conditions (true/false/numbers are typed); repeatable")
+    group.add_argument("--lenient-conditions", action="store_true",
+                       help="an unknown name in a condition is \"\" instead of an error")
+    group.add_argument("--allow-missing", action="store_true",
+                       help="a manifest entry whose file does not exist is listed as not run, "
+                            "not an error; support-files are not checked")
+    group.add_argument("--tag", action="append", default=[], metavar="TAG",
+                       help="only tests with this manifest tag (repeat: any of them)")
+    group.add_argument("--subsuite", default=None, metavar="NAME",
+                       help="only tests of this manifest subsuite ('default': tests without one)")
+    group.add_argument("--path-prefix", action="append", default=[], metavar="PATH",
+                       help="only tests under PATH (a directory or a file); repeatable")
+    group.add_argument("--list", action="store_true",
+                       help="print what would run and why the rest would not; start nothing")
+    group.add_argument("--format", choices=["text", "json"], default="text",
+                       help="format of --list (default: text)")
+
+
 def build_parser(prog="paralleltest"):
     parser = _Parser(prog=prog, description="Run test files in parallel; report through mozlog.")
     add_run_arguments(parser)
+    add_selection_arguments(parser)
     add_report_arguments(parser)
     add_logging_arguments(parser)
     return parser

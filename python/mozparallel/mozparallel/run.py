@@ -15,7 +15,8 @@ from .events import EventLog
 from .execution.pool import Pool, PoolOptions, TestSpec, is_unexpected
 from .protocols import make_parser
 from .schedule import ListOrder
-from .selection import discover
+from .selection import select_tests
+from .selection.listing import write_listing
 
 EXIT_OK, EXIT_UNEXPECTED = 0, 1
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -81,7 +82,12 @@ def jobs_for(options):
 
 
 def run(options, topobjdir=None):
-    selected = discover(options.get("tests") or [])
+    selected, run_info = select_tests(options, topobjdir)
+    # Chunking (issue 8) goes here: mark tests of other chunks with
+    # t.disabled = "another chunk (N of M)" so --list shows the reason.
+    if options.get("list"):
+        write_listing(sys.stdout, selected, run_info, options.get("format") or "text")
+        return EXIT_OK
     specs, skipped = build_specs(selected, options)
     jobs = jobs_for(options)
 
@@ -93,8 +99,7 @@ def run(options, topobjdir=None):
     groups = {}
     for t in selected:
         groups.setdefault(t.group, []).append(t.id)
-    import mozinfo
-    logger.suite_start(groups, name="mozparallel", run_info=dict(mozinfo.info),
+    logger.suite_start(groups, name="mozparallel", run_info=run_info,
                        extra={"jobs": jobs})
     tally = Tally()
     for t in skipped:
@@ -135,6 +140,7 @@ def run(options, topobjdir=None):
             signal.signal(s, handler)
         logger.info(tally.summary(time.monotonic() - started))
         logger.suite_end()
+        events.flush()
         logger.shutdown()
     if interrupted:
         return EXIT_SIGNAL.get(interrupted[0], 130)

@@ -2,7 +2,8 @@
 files, recursively, in sorted order), or a manifest (``.ini``/``.toml``).
 
 Every test keeps its manifest group and per-test keys; a test that will not
-run keeps the reason (``disabled``) so ``--list`` and the log can say why.
+run keeps the reason (``disabled``: a condition, "missing: ...", or, set by
+the chunker, "another chunk (3 of 4)") so ``--list`` and the log can say why.
 """
 
 import os
@@ -22,6 +23,7 @@ class SelectedTest:
     group: str = "default"          # manifest (relative) or "default"
     keys: dict = field(default_factory=dict)   # per-test manifest keys
     disabled: str | None = None     # why it will not run, if it will not
+    line: int | None = None         # line of its section in the manifest
 
 
 def test_id(path, root):
@@ -65,7 +67,9 @@ def discover(args, root=None, manifest_reader=None):
         path = os.path.abspath(arg)
         if arg.endswith(MANIFEST_SUFFIXES) and os.path.isfile(path):
             if manifest_reader is None:
-                from .manifest import read_manifest as manifest_reader
+                from .manifest import ManifestReader
+                from .mozinfo_values import load_values
+                manifest_reader = ManifestReader(load_values())
             for t in manifest_reader(path, root):
                 add(t)
         elif os.path.isdir(path):

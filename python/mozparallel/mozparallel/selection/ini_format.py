@@ -54,7 +54,8 @@ def parse_ini(path, text):
             raise ManifestError(path, number, "expected a comment or a [section], found %r" % stripped)
         indent = len(line) - len(line.lstrip(" "))
         if key is not None and indent > key_indent:
-            current.keys[key] = current.keys[key] + "\n" + stripped
+            previous = current.keys[key]
+            current.keys[key] = previous + "\n" + stripped if previous else stripped
             continue
         for separator in ("=", ":"):
             if separator in stripped:

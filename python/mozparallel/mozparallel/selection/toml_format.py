@@ -49,7 +49,7 @@ def _scan_lines(text):
 def _string(value):
     text = str(value).strip()
     if "#" in text:
-        text = _INLINE_COMMENT.sub("", text)
+        text = _INLINE_COMMENT.sub("", text).rstrip()
     return text
 
 
@@ -69,7 +69,8 @@ def parse_toml(path, text):
         section = Section(name, line or 0, key_lines=key_lines)
         for key, value in table.items():
             if isinstance(value, dict):
-                raise ManifestError(path, line, "[%s.%s] is a nested table: quote test names, "
+                raise ManifestError(path, line or header_lines.get("%s.%s" % (name, key)),
+                                    "[%s.%s] is a nested table: quote test names, "
                                     "as in [\"%s.%s\"]" % (name, key, name, key))
             if isinstance(value, bool):
                 value = "true" if value else "false"

@@ -160,6 +160,7 @@ class Pool:
                     except OSError:
                         pass
             self._check_deadlines(scheduler)
+            self.events.flush()
 
     def _fill(self, scheduler):
         while self.free_slots:
@@ -233,11 +234,9 @@ class Pool:
             self._stderr(r, lines)
 
     def _feed(self, r, lines):
-        feed = r.parser.feed
-        for line in lines:
-            evs = feed(line)
-            if evs:
-                self._deliver(r, evs)
+        evs = r.parser.feed_lines(lines)
+        if evs:
+            self._deliver(r, evs)
 
     def _stderr(self, r, lines):
         emit = self.events.emit
@@ -249,13 +248,12 @@ class Pool:
             emit({"action": "process_output", "process": process, "data": line, "test": test})
 
     def _deliver(self, r, evs):
-        emit = self.events.emit
         for ev in evs:
             if ev["action"] == "process_output":
                 ev["process"] = r.pid_text
-            elif is_unexpected(ev):
+            elif "expected" in ev and is_unexpected(ev):
                 r.unexpected = True
-            emit(ev)
+        self.events.emit_many(evs)
 
     def _eof(self, r, fd, kind):
         decoder = r.decoders.get(fd)

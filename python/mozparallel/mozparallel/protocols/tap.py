@@ -90,6 +90,7 @@ class TapParser(Parser):
         self.plan_reason = ""
         self.plan_after_points = False
         self.plans_seen = 0
+        self._count_at_plan = 0
         self.points_after_plan = False
         self.count = 0              # points seen
         self.passed = 0
@@ -129,6 +130,48 @@ class TapParser(Parser):
                 return [self._status(_strip_dash(desc) or "#%d" % self.count, "PASS")]
             return None
         return self._feed_slow(line)
+
+    def feed_lines(self, lines):
+        """``feed`` for a batch, with the plain-pass case inlined: on a
+        chatty test this loop is the runner's hot path (about 1M lines), so
+        state lives in locals and is written back around the slow path."""
+        out = []
+        slow = self._feed_slow
+        count, passed = self.count, self.passed
+        log_subtests = self.log_subtests
+        test = self.test
+        plain = self._pending is None and self._subtest is None
+        for line in lines:
+            if plain and line[:3] == "ok " and "#" not in line and "\\" not in line:
+                count += 1
+                rest = line[3:]
+                sp = rest.find(" ")
+                num = rest if sp < 0 else rest[:sp]
+                if num.isdigit():
+                    if int(num) != count:
+                        self._out_of_sequence(int(num), count)
+                    if log_subtests:
+                        desc = rest[len(num):].strip()
+                elif log_subtests:
+                    desc = rest.strip()
+                if log_subtests:
+                    out.append({"action": "test_status", "test": test,
+                                "subtest": _strip_dash(desc) or "#%d" % count, "status": "PASS"})
+                continue
+            self.passed = passed + (count - self.count)
+            self.count = count
+            if self.plans_seen and count != self._count_at_plan:
+                self.points_after_plan = True
+            evs = self.feed(line) if line and line[-1] == "\r" else slow(line)
+            count, passed = self.count, self.passed
+            plain = self._pending is None and self._subtest is None
+            if evs:
+                out.extend(evs)
+        self.passed = passed + (count - self.count)
+        self.count = count
+        if self.plans_seen and count != self._count_at_plan:
+            self.points_after_plan = True
+        return out
 
     # -- everything else ---------------------------------------------------
     def _feed_slow(self, line):
@@ -260,6 +303,7 @@ class TapParser(Parser):
         self.plans_seen += 1
         if self.plans_seen > 1:
             return
+        self._count_at_plan = self.count
         self.plan = int(m.group(1))
         reason = (m.group(2) or "").strip()
         d = _DIRECTIVE.match(reason)
@@ -267,9 +311,9 @@ class TapParser(Parser):
         if self.count:
             self.plan_after_points = True
 
-    def _out_of_sequence(self, found):
+    def _out_of_sequence(self, found, expected=None):
         if len(self.sequence_errors) < 5:
-            self.sequence_errors.append((found, self.count))
+            self.sequence_errors.append((found, self.count if expected is None else expected))
 
     def _record_failure(self, text):
         if self.first_failure is None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from ..protocols import ExitInfo
 from . import kill
+from .metrics import Sampler
 from .process import TOKEN_VAR, spawn
 
 READ_SIZE = 1 << 16
@@ -53,6 +54,7 @@ class PoolOptions:
     bail: bool = False                  # stop the run at the first Bail out!
     max_failures: int | None = None
     allow_leaks: bool = False
+    sample_metrics: bool = True         # psutil samples of each tree (metrics.py)
 
 
 class Running:
@@ -106,6 +108,7 @@ class Pool:
         self._run_token = "%d-%d" % (os.getpid(), int(time.time() * 1000))
         self._wakeup_r = self._wakeup_w = None
         self.scheduler = None
+        self.sampler = Sampler(enabled=options.sample_metrics)
 
     # -- public ------------------------------------------------------------
     def run(self, scheduler):
@@ -147,7 +150,7 @@ class Pool:
                 self._fill(scheduler)
             if not self.running:
                 break
-            timeout = self._next_deadline()
+            timeout = _sooner(self._next_deadline(), self.sampler.next_due())
             for key, _ in select(timeout):
                 r, kind = key.data
                 if kind == _STDOUT or kind == _STDERR:
@@ -160,6 +163,7 @@ class Pool:
                     except OSError:
                         pass
             self._check_deadlines(scheduler)
+            self.sampler.sample_due(time.monotonic(), self.running)
             self.events.flush()
 
     def _fill(self, scheduler):
@@ -207,6 +211,7 @@ class Pool:
         register(r.proc.pidfd, selectors.EVENT_READ, (r, _PIDFD))
         r.open_fds.update((r.proc.stdout_fd, r.proc.stderr_fd))
         self.running[r.proc.pid] = r
+        self.sampler.start(r.token, r.proc.pid, r.started)
 
     def _read(self, r, fd, kind):
         try:
@@ -388,6 +393,7 @@ class Pool:
         self.running.pop(r.proc.pid, None)
         reaped = r.reaped
         leaked = []
+        self.sampler.last_look(r.token, self.running)
         if kill.group_alive(r.proc.pid):
             leaked = self._kill_leaks(r)
         exit = ExitInfo(returncode=None)
@@ -421,10 +427,7 @@ class Pool:
         evs = r.parser.finish(exit)
         end = evs[-1]
         extra = end.setdefault("extra", {})
-        if r.reaped is not None:
-            extra["cpu_user"] = round(r.reaped.user, 6)
-            extra["cpu_system"] = round(r.reaped.system, 6)
-            extra["maxrss_kb"] = r.reaped.maxrss_kb
+        extra.update(self.sampler.finish(r.token, r.reaped))
         wall = time.monotonic() - r.started
         extra["wall"] = round(wall, 6)
         if self.scheduler is not None:
@@ -445,6 +448,14 @@ class Pool:
         if opts.bail and r.parser is not None and getattr(r.parser, "bailout", None) is not None \
                 and self.stop_reason is None:
             self.stop("Bail out! in %s (--bail)" % r.spec.id, hard=True)
+
+
+def _sooner(a, b):
+    """The earlier of a relative timeout and an absolute monotonic time."""
+    if b is None:
+        return a
+    b = max(0.0, b - time.monotonic())
+    return b if a is None else min(a, b)
 
 
 def is_unexpected(ev):

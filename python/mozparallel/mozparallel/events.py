@@ -36,10 +36,48 @@ _JSON_ENCODE = json.encoder.c_make_encoder(
 ) if json.encoder.c_make_encoder is not None else None
 
 
-def _json_line(data):
+_ENCODE_STR = json.encoder.encode_basestring_ascii
+
+
+class JsonLine:
     """What mozlog's JSONFormatter writes (``json.dumps(data) + "\\n"``),
-    through the C encoder directly, without dumps' Python layers."""
-    return "".join(_JSON_ENCODE(data, 0)) + "\n"
+    byte for byte: a plain subtest (a million of them on a chatty run) by
+    a template whose constant parts are encoded once, anything else through
+    the C encoder directly."""
+
+    TEMPLATE = '{"action": "test_status", "time": %d%s%s, "subtest": %s, "status": %s}\n'
+
+    def __init__(self):
+        self._constant = (None, None, None)
+        self._middle = ""
+        self._test = self._test_text = None
+
+    def __call__(self, data):
+        # 8 keys and test_status: mozlog's base five (no component) plus the
+        # three required fields test, subtest, status, always in this order.
+        if len(data) == 8 and data["action"] == "test_status":
+            constant = self._constant
+            if data["pid"] != constant[1] or data["thread"] != constant[0] \
+                    or data["source"] != constant[2]:
+                self._constant = constant = (data["thread"], data["pid"], data["source"])
+                self._middle = ', "thread": %s, "pid": %d, "source": %s, "test": ' % (
+                    _ENCODE_STR(constant[0]), constant[1], _ENCODE_STR(constant[2]))
+            test = data["test"]
+            if test != self._test:      # events come in runs of one test
+                self._test, self._test_text = test, _ENCODE_STR(test)
+            return self.TEMPLATE % (data["time"], self._middle, self._test_text,
+                                    _ENCODE_STR(data["subtest"]), _ENCODE_STR(data["status"]))
+        return "".join(_JSON_ENCODE(data, 0)) + "\n"
+
+    def pass_line(self, now, thread, pid, source, test, subtest):
+        """The line of a plain passing subtest, from its fields."""
+        constant = self._constant
+        if pid != constant[1] or thread != constant[0] or source != constant[2]:
+            self(dict(action="test_status", time=now, thread=thread, pid=pid, source=source,
+                      test=test, subtest=subtest, status="PASS"))
+        if test != self._test:
+            self._test, self._test_text = test, _ENCODE_STR(test)
+        return self.TEMPLATE % (now, self._middle, self._test_text, _ENCODE_STR(subtest), '"PASS"')
 
 
 def _is_mozlog_json(formatter):
@@ -54,13 +92,15 @@ class BatchedStreamHandler:
     def __init__(self, stream, formatter):
         self.stream = stream
         self.formatter = formatter
+        self._pending = []          # formatted text not yet written
+        self._write = self._pending.append
         # setup_logging wraps the formatter in a LogLevelFilter, which only
         # filters ``log`` actions: the fast path skips it.
         inner = formatter
         while isinstance(inner, LogLevelFilter):
             inner = inner.inner
         if _JSON_ENCODE is not None and _is_mozlog_json(inner):
-            inner = _json_line
+            inner = JsonLine()
         self.unfiltered_formatter = inner
 
     def __call__(self, data):
@@ -68,7 +108,11 @@ class BatchedStreamHandler:
         if formatted:
             if isinstance(formatted, bytes):
                 formatted = formatted.decode("utf-8", "replace")
-            self.stream.write(formatted)
+            self._write(formatted)
+
+    def write_pass(self, now, thread, pid, source, test, subtest):
+        """A plain passing subtest, for a raw JSON stream (see EventLog)."""
+        self._write(self.unfiltered_formatter.pass_line(now, thread, pid, source, test, subtest))
 
     def write_unfiltered(self, data):
         """``__call__`` for an action that is never ``log``."""
@@ -76,10 +120,14 @@ class BatchedStreamHandler:
         if formatted:
             if isinstance(formatted, bytes):
                 formatted = formatted.decode("utf-8", "replace")
-            self.stream.write(formatted)
+            self._write(formatted)
 
     def flush(self):
         try:
+            if self._pending:
+                text = "".join(self._pending)
+                self._pending.clear()
+                self.stream.write(text)
             self.stream.flush()
         except (OSError, ValueError):
             pass
@@ -115,7 +163,8 @@ class EventLog:
         self._source = logger.name
         self._component = logger.component
         self._fast_source = None
-        self._fast = []
+        self._fast = ([], [])
+        self._batch_handlers = None
         self._now_ms = None
 
     def emit(self, ev):
@@ -133,8 +182,12 @@ class EventLog:
         method(**ev)
 
     def _fast_handlers(self):
-        """The logger's handlers with LogLevelFilters peeled off: they only
-        filter ``log`` actions, never the fast ones."""
+        """``(all, not_quiet, pass_writers)``: the logger's handlers with
+        LogLevelFilters peeled off (they only filter ``log`` actions, never
+        the fast ones); those that want expected subtests (a handler is
+        quiet when it declares ``ignores_expected_subtests``); and, when
+        every one of those writes raw JSON, their writers, so that a plain
+        passing point is written without building its dict at all."""
         handlers = self.logger.handlers
         if handlers != self._fast_source:
             self._fast_source = list(handlers)
@@ -142,42 +195,65 @@ class EventLog:
             for handler in handlers:
                 while isinstance(handler, LogLevelFilter):
                     handler = handler.inner
+                quiet = getattr(handler, "ignores_expected_subtests", False)
+                target = handler
                 if isinstance(handler, BatchedStreamHandler):
-                    handler = handler.write_unfiltered
-                peeled.append(handler)
-            self._fast = peeled
+                    quiet = getattr(handler.unfiltered_formatter, "ignores_expected_subtests", False)
+                    target = handler.write_unfiltered
+                peeled.append((handler, target, quiet))
+            loud = [(h, t) for h, t, quiet in peeled if not quiet]
+            writers = None
+            if all(isinstance(h, BatchedStreamHandler) and isinstance(h.unfiltered_formatter, JsonLine)
+                   for h, _ in loud) and not self._component:
+                writers = [h for h, _ in loud]
+            self._fast = ([t for _, t, _ in peeled], [t for _, t in loud], writers)
         return self._fast
 
     def emit_many(self, events):
         """Emit a batch (one read's worth): one timestamp for all of them."""
-        self._now_ms = int(time.time() * 1000)
+        now = self._now_ms = int(time.time() * 1000)
+        self._batch_handlers = fast_handlers = self._fast_handlers()
+        writers = fast_handlers[2]
         fast = FAST_ACTIONS
         for ev in events:
-            if ev["action"] in fast:
+            action = ev["action"]
+            if writers is not None and action == "test_status" and len(ev) == 4 \
+                    and ev["status"] == "PASS":
+                # A plain passing point: only raw JSON writers want it.
+                for writer in writers:
+                    writer.write_pass(now, self._thread, self._pid, self._source,
+                                      ev["test"], ev["subtest"])
+            elif action in fast:
                 self._emit_fast(ev)
             else:
                 self.emit(ev)
+                self._batch_handlers = fast_handlers = self._fast_handlers()
+                writers = fast_handlers[2]
         self._now_ms = None
+        self._batch_handlers = None
 
     def _emit_fast(self, ev):
         now = self._now_ms
         if now is None:
             now = int(time.time() * 1000)
-        data = {"action": ev.pop("action"), "time": now,
-                "thread": self._thread, "pid": self._pid, "source": self._source}
-        if self._component:
-            data["component"] = self._component
-        if data["action"] == "test_status":
+        if ev["action"] == "test_status":
             # mozlog's normal form: a subtest's default expectation is PASS,
             # and ``expected`` is dropped when the result is as expected.
             status = ev["status"]
-            expected = ev.get("expected", "PASS")
-            if expected == status or status == "SKIP":
-                ev.pop("expected", None)
-            else:
-                ev["expected"] = expected
-        data.update(ev)
-        for handler in self._fast_handlers():
+            if "expected" in ev:
+                if ev["expected"] == status or status == "SKIP":
+                    del ev["expected"]
+            elif status != "PASS" and status != "SKIP":
+                ev["expected"] = "PASS"
+        if self._component:
+            data = {"action": ev["action"], "time": now, "thread": self._thread, "pid": self._pid,
+                    "source": self._source, "component": self._component, **ev}
+        else:
+            data = {"action": ev["action"], "time": now, "thread": self._thread, "pid": self._pid,
+                    "source": self._source, **ev}
+        fast = self._batch_handlers or self._fast_handlers()
+        handlers = fast[1] if "expected" not in data and data["action"] == "test_status" else fast[0]
+        for handler in handlers:
             try:
                 handler(data)
             except Exception as e:  # a failing handler must not silence the others

@@ -8,12 +8,12 @@ import sys
 import time
 
 from mozlog import commandline
-from mozlog.handlers import StatusHandler
 
 from .cli import REPORTERS, UsageError
 from .events import EventLog
 from .execution.pool import Pool, PoolOptions, TestSpec, is_unexpected
 from .protocols import make_parser
+from .reporting.status import RunStatus
 from .schedule import ListOrder
 from .selection import select_tests
 from .selection.listing import write_listing
@@ -47,7 +47,7 @@ def build_specs(selected, options):
             argv = [t.path]
         specs.append(TestSpec(
             id=t.id, argv=argv, path=t.path, group=t.group,
-            protocol=keys.get("protocol") or options.get("protocol") or "tap",
+            protocol=_protocol_key(keys, options),
             timeout=_float_key(keys, "timeout"),
             max_time=_float_key(keys, "max-time"),
             expected_fail=str(keys.get("expected", "pass")).lower() == "fail",
@@ -55,6 +55,15 @@ def build_specs(selected, options):
             cwd=os.path.dirname(t.path) if keys.get("cwd") == "here" else None,
         ))
     return specs, skipped
+
+
+def _protocol_key(keys, options):
+    from .protocols import PARSERS
+
+    name = keys.get("protocol") or options.get("protocol") or "auto"
+    if name not in PARSERS:
+        raise UsageError("manifest key protocol = %r is not one of %s" % (name, ", ".join(sorted(PARSERS))))
+    return name
 
 
 def _float_key(keys, name):
@@ -92,7 +101,7 @@ def run(options, topobjdir=None):
     jobs = jobs_for(options)
 
     logger = setup_logger(options)
-    status = StatusHandler()
+    status = RunStatus()
     logger.add_handler(status)
     events = EventLog(logger)
 
@@ -144,8 +153,7 @@ def run(options, topobjdir=None):
         logger.shutdown()
     if interrupted:
         return EXIT_SIGNAL.get(interrupted[0], 130)
-    summary = status.summarize()
-    return EXIT_UNEXPECTED if summary.unexpected_statuses else EXIT_OK
+    return EXIT_UNEXPECTED if status.any_unexpected else EXIT_OK
 
 
 class Tally:

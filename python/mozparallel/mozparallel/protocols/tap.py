@@ -81,9 +81,11 @@ class TapParser(Parser):
 
     name = "tap"
 
-    def __init__(self, test, log_subtests=False, expected_fail=False, indent=""):
+    def __init__(self, test, log_subtests=False, expected_fail=False, indent="", prefix=""):
         super().__init__(test, log_subtests=log_subtests, expected_fail=expected_fail)
         self.indent = indent
+        self.prefix = prefix        # "parent > " for the points of a TAP 14 subtest
+        self.parse_errors = []      # version line problems, as prove words them
         self.version = None
         self.pragmas = {}
         self.plan = None            # planned count, or None
@@ -106,6 +108,10 @@ class TapParser(Parser):
         self._yaml_indent = None
         self._subtest = None        # TapParser of the current TAP 14 subtest
         self._subtest_name = None
+        self._subtest_announced = False
+        self._subtest_lines = 0     # lines the open subtest was fed
+        self._slow_count = 0        # self.count after the last slow-path line
+        self._slow_was_point = False
 
     # -- the hot path ------------------------------------------------------
     def feed(self, line):
@@ -144,19 +150,20 @@ class TapParser(Parser):
         for line in lines:
             if plain and line[:3] == "ok " and "#" not in line and "\\" not in line:
                 count += 1
-                rest = line[3:]
-                sp = rest.find(" ")
-                num = rest if sp < 0 else rest[:sp]
+                num, _, desc = line[3:].partition(" ")
                 if num.isdigit():
                     if int(num) != count:
                         self._out_of_sequence(int(num), count)
-                    if log_subtests:
-                        desc = rest[len(num):].strip()
                 elif log_subtests:
-                    desc = rest.strip()
+                    desc = line[3:]
                 if log_subtests:
+                    desc = desc.strip()
+                    if desc[:2] == "- ":
+                        desc = desc[2:]
+                    elif desc == "-":
+                        desc = ""
                     out.append({"action": "test_status", "test": test,
-                                "subtest": _strip_dash(desc) or "#%d" % count, "status": "PASS"})
+                                "subtest": desc or "#%d" % count, "status": "PASS"})
                 continue
             self.passed = passed + (count - self.count)
             self.count = count
@@ -175,39 +182,34 @@ class TapParser(Parser):
 
     # -- everything else ---------------------------------------------------
     def _feed_slow(self, line):
+        # A YAML block may only follow a test point. A point counted on the
+        # fast path since the last slow line counts too: the fast path keeps
+        # no state for this, so it stays a few hundred ns a line.
+        after_point = self.count != self._slow_count or self._slow_was_point
+        self._slow_was_point = False
+        out = self._slow_line(line, after_point)
+        self._slow_count = self.count
+        return out
+
+    def _slow_line(self, line, after_point):
         out = []
         if self._yaml is not None:
-            stripped = line.strip()
-            if stripped == "..." and _indent_of(line) == self._yaml_indent:
-                out.extend(self._close_yaml())
-                return out
+            if line.strip() == "..." and _indent_of(line) == self._yaml_indent:
+                return self._close_yaml() or None
             self._yaml.append(line)
             return None
+        if self._subtest is None and after_point and line.strip() == "---" \
+                and _indent_of(line) > len(self.indent):
+            self._yaml = []
+            self._yaml_indent = _indent_of(line)
+            return None
         if self._pending is not None:
-            if line.strip() == "---" and _indent_of(line) > len(self.indent):
-                self._yaml = []
-                self._yaml_indent = _indent_of(line)
-                return None
             out.append(self._flush_pending())
 
         if self._subtest is not None:
-            inner = self.indent + "    "
-            if line.startswith(inner) or (line.strip() == "" ):
-                ev = self._subtest.feed(line[len(inner):] if line.startswith(inner) else "")
-                if self._subtest.bailout is not None:
-                    self.bailout = self._subtest.bailout
-                if ev and self.log_subtests:
-                    out.extend(e for e in ev if e["action"] != "process_output")
+            routed = self._route_to_subtest(line, out)
+            if routed:
                 return out or None
-            # A parent-level line closes the subtest: the next point is its
-            # correlated result.
-            result = _POINT.match(line[len(self.indent):]) if line.startswith(self.indent) else None
-            sub = self._close_subtest()
-            if result is not None:
-                out.extend(self._point(result, subtest_failed=sub) or ())
-                return out or None
-            if sub:
-                self._record_failure("subtest %r failed" % (self._subtest_name or ""))
 
         if self.indent:
             if not line.startswith(self.indent):
@@ -230,7 +232,7 @@ class TapParser(Parser):
         elif c == "#":
             m = _SUBTEST.match(line)
             if m:
-                self._open_subtest(m.group(1))
+                self._open_subtest(m.group(1), announced=True)
                 return out or None
         elif c in "Bb":
             m = _BAIL.match(line)
@@ -240,23 +242,72 @@ class TapParser(Parser):
         elif c in "Tt":
             m = _VERSION.match(line)
             if m:
-                if self.version is None and self.count == 0 and self.plans_seen == 0:
-                    self.version = int(m.group(1))
+                self._version(int(m.group(1)))
                 return out or None
         elif c == "p":
             m = _PRAGMA.match(line)
             if m:
                 self.pragmas[m.group(2)] = m.group(1) == "+"
                 return out or None
-        elif c in " \t" and self.count == 0 and not self.indent:
-            # An indented line before any point may open an unannounced subtest.
-            if line.startswith("    ") and (_POINT.match(line[4:]) or _PLAN.match(line[4:])):
-                self._open_subtest(None)
-                return self._feed_slow(line) if not out else out + (self._feed_slow(line) or [])
+        elif c == " " and line.startswith("    "):
+            # An indented TAP line opens a subtest that had no "# Subtest"
+            # line at our level; Test::More writes that line indented.
+            body = line[4:]
+            m = _SUBTEST.match(body)
+            if m:
+                self._open_subtest(m.group(1), announced=True)
+                return out or None
+            if (body[:1] in "on" and _POINT.match(body)) or (body[:1] == "1" and _PLAN.match(body)):
+                self._open_subtest(None, announced=False)
+                self._route_to_subtest(self.indent + line, out)
+                return out
         out.append(self.output(line))
         return out
 
+    def _version(self, version):
+        if self.count or self.plans_seen or self.version is not None:
+            self.parse_errors.append("If TAP version is present it must be the first line of output")
+        elif version < 13:
+            self.parse_errors.append("Explicit TAP version must be at least 13. Got version %d" % version)
+        elif version > 14:
+            self.parse_errors.append("TAP specified version %d but we don't know about versions "
+                                     "later than 14" % version)
+        else:
+            self.version = version
+
+    def _route_to_subtest(self, line, out):
+        """Feed ``line`` to the open subtest if it belongs there; else close
+        the subtest (a parent-level point is its correlated result, which is
+        then parsed too). True when ``line`` needs nothing more."""
+        inner = self.indent + "    "
+        if line.startswith(inner) or not line.strip():
+            self._subtest_lines += 1
+            sub = self._subtest
+            evs = sub.feed(line[len(inner):] if line.startswith(inner) else "")
+            if sub.bailout is not None:
+                self.bailout = sub.bailout
+            if evs:
+                for ev in evs:
+                    out.append(self.output(line) if ev["action"] == "process_output" else ev)
+            return True
+        body = line[len(self.indent):] if line.startswith(self.indent) else ""
+        if body[:1] == "#" and not _SUBTEST.match(body):
+            # A comment between the subtest and its result.
+            out.append(self.output(line))
+            return True
+        m = _POINT.match(body) if body[:1] in "on" else None
+        name, announced = self._subtest_name, self._subtest_announced
+        failed = self._close_subtest(out)
+        if m is not None:
+            out.extend(self._point(m, subtest_failed=failed) or ())
+            return True
+        if failed and announced:
+            self.failed += 1
+            self._record_failure("subtest %r has no result line" % (name or ""))
+        return False
+
     def _point(self, m, subtest_failed=False):
+        self._slow_was_point = True
         ok = m.group(1) is None
         num = m.group(2)
         self.count += 1
@@ -324,36 +375,66 @@ class TapParser(Parser):
         return ev
 
     def _close_yaml(self):
+        """The YAML block ends: its ``message`` (or node's ``error``) and
+        ``stack`` go to the failing point's event, the block to ``extra``.
+        A passing point's block is dropped."""
         block, self._yaml = self._yaml, None
+        if self._pending is None:
+            return []
         ev = self._flush_pending()
-        text = "\n".join(block)
-        fields = {}
-        for raw in block:
-            m = _YAML_KEY.match(raw.strip())
-            if m and _indent_of(raw) == self._yaml_indent:
-                fields[m.group(1)] = m.group(2).strip().strip("'\"")
-        message = fields.get("message") or ev.get("message") or ""
-        ev["message"] = message
-        ev["extra"] = {"yaml": text}
+        fields = yaml_fields(block, self._yaml_indent)
+        message = fields.get("message") or fields.get("error") or ev.get("message") or ""
+        if isinstance(message, str) and message:
+            ev["message"] = message
+        stack = fields.get("stack") or fields.get("at")
+        if isinstance(stack, str) and stack:
+            ev["stack"] = stack
+        ev["extra"] = {"yaml": "\n".join(line[self._yaml_indent:] for line in block),
+                       "diagnostic": fields}
         if message and self.first_failure and ev.get("expected") == "PASS" \
                 and "\n" not in self.first_failure:
-            self.first_failure = "%s: %s" % (self.first_failure, message)
+            self.first_failure = "%s: %s" % (self.first_failure, str(message).split("\n", 1)[0])
         return [ev]
 
-    def _open_subtest(self, name):
-        self._subtest = TapParser(self.test, log_subtests=False, indent="")
-        self._subtest_name = name
+    def _status(self, subtest, status, message=None, expected=None):
+        if self.prefix:
+            subtest = self.prefix + subtest
+        return Parser._status(self, subtest, status, message, expected)
 
-    def _close_subtest(self):
+    def _open_subtest(self, name, announced):
+        label = name if name else "#%d" % (self.count + 1)
+        self._subtest = TapParser(self.test, log_subtests=self.log_subtests,
+                                  expected_fail=self.expected_fail,
+                                  prefix="%s%s > " % (self.prefix, label))
+        self._subtest_name = name
+        self._subtest_announced = announced
+        self._subtest_lines = 0
+
+    def _close_subtest(self, out):
+        """Close the open subtest, its held events into ``out``. Returns
+        True when it failed (an empty one, a leaf test announced by node's
+        ``# Subtest`` line, does not)."""
         sub, self._subtest = self._subtest, None
-        for ev in sub.flush():
-            pass
-        failed = bool(sub.failed or sub.sequence_errors or sub.bailout is not None
-                      or (sub.plan is not None and sub.plan != sub.count)
-                      or (sub.plan is None and sub.count == 0))
-        if failed and sub.first_failure:
-            self._record_failure("subtest %s: %s" % (self._subtest_name or "", sub.first_failure))
-        return failed
+        out.extend(sub._end_document())
+        if sub.bailout is not None:
+            self.bailout = sub.bailout
+        if self._subtest_lines == 0:
+            return False
+        found = sub.problems()
+        if found:
+            self._record_failure("subtest %s: %s" % (self._subtest_name or "", found[0]))
+        return bool(found) or sub.bailout is not None
+
+    def _end_document(self):
+        """Events held back, and the open subtest closed, at the end of
+        this document."""
+        out = self.flush()
+        if self._subtest is not None:
+            name, announced = self._subtest_name, self._subtest_announced
+            if self._close_subtest(out) and announced:
+                self.failed += 1
+                self._record_failure("subtest %r did not finish" % (name or ""))
+        return out
 
     def flush(self):
         """Events held back waiting for more input (a pending point)."""
@@ -382,6 +463,7 @@ class TapParser(Parser):
                 found.append("Bad plan. You planned %d tests but ran %d." % (self.plan, self.count))
         for got, expected in self.sequence_errors:
             found.append("Tests out of sequence. Found (%d) but expected (%d)" % (got, expected))
+        found.extend(self.parse_errors)
         return found
 
     def counts(self):
@@ -396,10 +478,7 @@ class TapParser(Parser):
         }
 
     def finish(self, exit):
-        out = self.flush()
-        if self._subtest is not None and self._close_subtest():
-            self.failed += 1
-            self._record_failure("subtest %r did not finish" % (self._subtest_name or ""))
+        out = self._end_document()
         extra = {"protocol": "tap", "counts": self.counts()}
         if exit.returncode is not None:
             extra["exitcode"] = exit.returncode

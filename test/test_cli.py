@@ -130,3 +130,20 @@ def test_mach_and_paralleltest_same_options_and_raw_log(tmp_path):
     hb = subprocess.run([os.path.join(TOP, "mach"), "parallel-test", "--help"], env=env,
                         capture_output=True, text=True, timeout=120).stdout
     assert options(ha) and options(ha) == options(hb)
+
+
+def test_mixed_failures_manifest_expectations_make_the_run_green(mixed, tmp_path, marker):
+    """The bench's manifest says what each file does (expected = fail,
+    crash, timeout, bailout, skip): run through it, nothing is unexpected,
+    and each outcome is still the real one."""
+    import raw_outcomes
+
+    raw = tmp_path / "run.raw"
+    proc = paralleltest(["-j", "4", "-t", "3", "--log-raw", str(raw), "-r", "tap",
+                         str(mixed / "manifest.ini")], marker=marker)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
+    assert "0 unexpected" in proc.stdout
+    expected = json.load(open(mixed / "expected.json"))["tests"]
+    got = raw_outcomes.outcomes(str(raw))
+    assert {n: got.get(n) for n in expected if got.get(n) not in expected[n]["accept"]} == {}
+    assert wait_gone(marker) == []

@@ -13,6 +13,7 @@ from .cli import REPORTERS, UsageError
 from .events import EventLog
 from .execution.pool import Pool, PoolOptions, TestSpec, is_unexpected
 from .protocols import make_parser
+from .reporting.run_reporters import RunReporters, check_report_path
 from .reporting.status import RunStatus
 from .schedule import ListOrder
 from .selection import select_tests
@@ -51,6 +52,7 @@ def build_specs(selected, options):
             timeout=_float_key(keys, "timeout"),
             max_time=_float_key(keys, "max-time"),
             expected_fail=str(keys.get("expected", "pass")).lower() == "fail",
+            expected_outcome=_expected_outcome(keys),
             sequential=keys.get("run-sequentially"),
             cwd=os.path.dirname(t.path) if keys.get("cwd") == "here" else None,
         ))
@@ -66,6 +68,12 @@ def _protocol_key(keys, options):
     return name
 
 
+def _expected_outcome(keys):
+    from .protocols.base import OUTCOME_STATUS
+    value = str(keys.get("expected", "")).lower()
+    return value if value in OUTCOME_STATUS else None
+
+
 def _float_key(keys, name):
     value = keys.get(name)
     if value in (None, ""):
@@ -79,7 +87,9 @@ def _float_key(keys, name):
 def setup_logger(options):
     reporter = options.get("reporter") or "mach"
     fmt = REPORTERS[reporter]
-    logger = commandline.setup_logging("mozparallel", options, defaults={fmt: sys.stdout})
+    # The mach reporter on stdout is ours (reporting/live.py), added by RunReporters.
+    defaults = {} if reporter == "mach" else {fmt: sys.stdout}
+    logger = commandline.setup_logging("mozparallel", options, defaults=defaults)
     return logger
 
 
@@ -99,8 +109,13 @@ def run(options, topobjdir=None):
         return EXIT_OK
     specs, skipped = build_specs(selected, options)
     jobs = jobs_for(options)
+    check_report_path(options)
+    if options.get("verbose") and options.get("log_subtests") is None:
+        options["log_subtests"] = "all"     # -v shows every test point
 
     logger = setup_logger(options)
+    scheduler = ListOrder(specs)
+    reporters = RunReporters(logger, options, jobs, specs, scheduler)
     status = RunStatus()
     logger.add_handler(status)
     events = EventLog(logger)
@@ -132,6 +147,7 @@ def run(options, topobjdir=None):
             allow_leaks=bool(options.get("allow_leaks")),
         ),
         on_result=tally.add,
+        on_tick=reporters.on_tick,
     )
     interrupted = []
 
@@ -143,14 +159,16 @@ def run(options, topobjdir=None):
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     started = time.monotonic()
     try:
-        pool.run(ListOrder(specs))
+        pool.run(scheduler)
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+        reporters.end_of_run()
         logger.info(tally.summary(time.monotonic() - started))
         logger.suite_end()
         events.flush()
         logger.shutdown()
+        reporters.write_reports()
     if interrupted:
         return EXIT_SIGNAL.get(interrupted[0], 130)
     return EXIT_UNEXPECTED if status.any_unexpected else EXIT_OK
@@ -167,7 +185,7 @@ class Tally:
             self.unexpected += 1
         elif end["status"] == "SKIP":
             self.skipped += 1
-        elif end["status"] in ("FAIL", "ERROR"):
+        elif end["status"] not in ("OK", "PASS"):     # expected FAIL, CRASH, TIMEOUT
             self.expected_fail += 1
         else:
             self.passed += 1

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..protocols import ExitInfo
+from ..protocols.base import apply_expected_outcome
 from . import kill
 from .metrics import Sampler
 from .process import TOKEN_VAR, spawn
@@ -24,6 +25,9 @@ _STDOUT, _STDERR, _PIDFD, _WAKEUP = range(4)
 # After SIGKILL, how long to wait for the pipes to close before giving up on
 # them (a process we could not see still holds them).
 KILL_SETTLE = 5.0
+# With an on_tick hook (the live terminal view), the loop wakes at least this
+# often even when no test prints anything.
+TICK_EVERY = 0.1
 
 
 @dataclass
@@ -38,6 +42,7 @@ class TestSpec:
     timeout: float | None = None        # silent timeout (seconds)
     max_time: float | None = None       # wall-clock cap (seconds)
     expected_fail: bool = False
+    expected_outcome: str | None = None  # manifest expected = crash|timeout|bailout
     sequential: str | None = None       # run-sequentially reason
     cwd: str | None = None
     env: dict | None = None             # extra environment
@@ -91,12 +96,13 @@ class Running:
 class Pool:
     """Runs the tests a scheduler hands out, ``jobs`` at a time."""
 
-    def __init__(self, events, make_parser, options, env=None, on_result=None):
+    def __init__(self, events, make_parser, options, env=None, on_result=None, on_tick=None):
         self.events = events
         self.make_parser = make_parser
         self.options = options
         self.base_env = dict(os.environ if env is None else env)
         self.on_result = on_result          # callable(spec, end_event, running)
+        self.on_tick = on_tick              # callable(), after every loop turn, at least every TICK_EVERY s
         self.running = {}                   # main pid -> Running (pid 0: never started)
         self.free_slots = list(range(options.jobs, 0, -1))
         self.sel = selectors.EpollSelector()
@@ -151,6 +157,8 @@ class Pool:
             if not self.running:
                 break
             timeout = _sooner(self._next_deadline(), self.sampler.next_due())
+            if self.on_tick is not None:
+                timeout = TICK_EVERY if timeout is None else min(timeout, TICK_EVERY)
             for key, _ in select(timeout):
                 r, kind = key.data
                 if kind == _STDOUT or kind == _STDERR:
@@ -165,6 +173,8 @@ class Pool:
             self._check_deadlines(scheduler)
             self.sampler.sample_due(time.monotonic(), self.running)
             self.events.flush()
+            if self.on_tick is not None:
+                self.on_tick()
 
     def _fill(self, scheduler):
         while self.free_slots:
@@ -426,6 +436,8 @@ class Pool:
     def _finish(self, r, exit, leaked=()):
         evs = r.parser.finish(exit)
         end = evs[-1]
+        if r.spec.expected_outcome:
+            apply_expected_outcome(end, r.spec.expected_outcome)
         extra = end.setdefault("extra", {})
         extra.update(self.sampler.finish(r.token, r.reaped))
         wall = time.monotonic() - r.started

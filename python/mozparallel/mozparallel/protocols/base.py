@@ -44,6 +44,24 @@ def end_event(test, status, message, extra, expected_fail=False):
     return ev
 
 
+# Manifest ``expected =`` outcomes that are a file status rather than fail.
+OUTCOME_STATUS = {"crash": "CRASH", "timeout": "TIMEOUT", "bailout": "ERROR"}
+
+
+def apply_expected_outcome(end, outcome):
+    """Make a ``test_end`` as expected when the file was expected to crash,
+    time out or bail out (manifest ``expected = crash|timeout|bailout``)
+    and did; unexpected (``expected`` = that status) when it did not."""
+    want = OUTCOME_STATUS[outcome]
+    status = end["status"]
+    matched = status == want and (
+        outcome != "bailout" or (end.get("message") or "").startswith("Bail out!"))
+    if matched:
+        end["expected"] = status     # mozlog drops it: as expected
+    elif status != "SKIP":
+        end["expected"] = want
+
+
 class Parser:
     """Base of the line parsers: feed(line) -> events or None; finish(exit)."""
 

@@ -84,9 +84,21 @@ def add_report_arguments(parser):
     group = parser.add_argument_group("Reporting")
     group.add_argument("-r", "--reporter", type=_reporter, default="mach",
                        help="what goes to stdout: %s (default: mach)" % "|".join(REPORTERS))
-    group.add_argument("--log-subtests", choices=["unexpected", "all"], default="unexpected",
+    group.add_argument("--log-subtests", choices=["unexpected", "all"], default=None,
                        help="'all' logs every passing test point as a test_status event "
-                            "(default: only points that are not a plain pass)")
+                            "(default: only points that are not a plain pass; 'all' with -v)")
+    # Read by reporting/live.py (the mach reporter) and reporting/html.py.
+    group.add_argument("-v", "--verbose", action="store_true",
+                       help="mach reporter: stream each test's output as it arrives, "
+                            "each line prefixed with the test's name")
+    group.add_argument("--show-output", choices=["failures", "all", "none"], default=None,
+                       help="mach reporter: whose output to print after a test ends "
+                            "(default: failures; none with -v)")
+    group.add_argument("--progress-every", type=_positive_float, default=30.0, metavar="S",
+                       help="mach reporter, not on a terminal: a progress line every S seconds (default 30)")
+    group.add_argument("--report-html", default=None, metavar="FILE",
+                       help="also write the HTML report (timeline, table, history) to FILE; "
+                            "report.html in the state directory is always written")
 
 
 def add_logging_arguments(parser):

@@ -1,0 +1,120 @@
+"""The HTML report (``--report-html FILE``, and report.html in the objdir
+after every run): one self-contained file, no network, with a per-worker
+timeline, a sortable table of tests and the suite's wall time over recent
+runs. ``ReportCollector`` listens to the run's events; ``write_report``
+writes the page. The page's look and behaviour live in report_page.py.
+"""
+
+import json
+import os
+
+from mozlog.reader import LogHandler
+
+from .outputs import OutputKeeper, is_unexpected, status_line
+from .report_page import PAGE
+_DATA_MARK = "/*REPORT_DATA*/null"
+
+
+class ReportCollector(LogHandler):
+    """Keeps what the report shows of each test: times from the events,
+    wall/CPU/memory/slot from test_end's ``extra``, output of failures."""
+
+    def __init__(self):
+        self.suite_time = None       # ms, suite_start
+        self.end_time = None         # ms, suite_end
+        self.jobs = None
+        self.run_info = {}
+        self.starts = {}             # test -> ms
+        self.outputs = OutputKeeper()
+        self.failed_sub = set()
+        self.tests = []
+
+    def suite_start(self, data):
+        self.suite_time = data.get("time")
+        self.run_info = data.get("run_info") or {}
+        self.jobs = (data.get("extra") or {}).get("jobs")
+
+    def test_start(self, data):
+        self.starts[data["test"]] = data.get("time")
+
+    def process_output(self, data):
+        if data.get("test"):
+            self.outputs.add(data["test"], data.get("data", ""))
+
+    def test_status(self, data):
+        self.outputs.add(data["test"], status_line(data))
+        if is_unexpected(data):
+            self.failed_sub.add(data["test"])
+
+    def test_end(self, data):
+        test, status = data["test"], data["status"]
+        extra = data.get("extra") or {}
+        output = self.outputs.pop(test)
+        if is_unexpected(data) or test in self.failed_sub:
+            outcome = "unexpected"
+        elif status == "SKIP":
+            outcome = "skip"
+        elif status in ("FAIL", "ERROR", "CRASH", "TIMEOUT"):
+            outcome = "expected-fail"
+        else:
+            outcome = "pass"
+        self.failed_sub.discard(test)
+        wall = extra.get("wall")
+        start = self.starts.pop(test, None)
+        if wall is None and start is not None and data.get("time") is not None:
+            wall = (data["time"] - start) / 1000.0
+        cpu = None
+        if extra.get("cpu_user") is not None:
+            cpu = extra.get("cpu_user", 0) + extra.get("cpu_system", 0)
+        self.tests.append({
+            "test": test,
+            "status": status,
+            "expected": data.get("expected"),
+            "outcome": outcome,
+            "message": data.get("message"),
+            "start": None if start is None or self.suite_time is None else (start - self.suite_time) / 1000.0,
+            "wall": wall if status != "SKIP" or extra.get("slot") is not None else None,
+            "cpu": cpu,
+            "maxrss_kb": extra.get("maxrss_kb"),
+            "slot": extra.get("slot"),
+            "output": output if outcome in ("unexpected", "expected-fail") else [],
+        })
+
+    def suite_end(self, data):
+        self.end_time = data.get("time")
+
+    def report_data(self, history=None, title="mozparallel run"):
+        wall = None
+        if self.suite_time is not None and self.end_time is not None:
+            wall = (self.end_time - self.suite_time) / 1000.0
+        counts = {}
+        for t in self.tests:
+            counts[t["outcome"]] = counts.get(t["outcome"], 0) + 1
+        return {
+            "title": title,
+            "started": self.suite_time,
+            "wall": wall,
+            "jobs": self.jobs,
+            "run_info": self.run_info,
+            "counts": counts,
+            "tests": self.tests,
+            "history": list(history or []),
+        }
+
+
+def render(data):
+    """The page, with ``data`` embedded (``</script>`` cannot end it early)."""
+    page = PAGE
+    blob = json.dumps(data, separators=(",", ":")).replace("<", "\\u003c").replace(">", "\\u003e")
+    return page.replace(_DATA_MARK, blob, 1)
+
+
+def write_report(path, data):
+    """Write the page to ``path`` (creating its directory) atomically."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    tmp = "%s.tmp-%d" % (path, os.getpid())
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(render(data))
+    os.replace(tmp, path)
+    return path

@@ -70,8 +70,9 @@ def add_run_arguments(parser):
                        help="kill a test that runs longer than S seconds, output or not")
     group.add_argument("--kill-grace", type=_positive_float, default=5.0, metavar="S",
                        help="seconds between SIGTERM and SIGKILL when ending a test (default 5)")
-    group.add_argument("--protocol", default="tap", choices=["tap"],
-                       help="what the tests print (default: tap)")
+    group.add_argument("--protocol", default="auto", choices=["tap", "tbpl", "mozlog", "auto"],
+                       help="what the tests print; 'auto' decides per file from its first lines "
+                            "that only one protocol has (default: auto)")
     group.add_argument("--bail", action="store_true",
                        help="stop the whole run at the first 'Bail out!'")
     group.add_argument("--max-failures", type=int, default=None, metavar="N",

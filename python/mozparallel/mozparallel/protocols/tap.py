@@ -23,7 +23,8 @@ _BAIL = re.compile(r"^Bail out!\s*(.*)$", re.IGNORECASE)
 _VERSION = re.compile(r"^TAP version (\d+)\s*$", re.IGNORECASE)
 _PRAGMA = re.compile(r"^pragma ([+-])([A-Za-z0-9_-]+)\s*$")
 _SUBTEST = re.compile(r"^# Subtest(?::\s*(.*))?$")
-_YAML_KEY = re.compile(r"^(\w[\w -]*):\s*(.*)$")
+_YAML_KEY = re.compile(r"^([^\s#:'\"-][^:]*):(?:\s+(.*))?$")
+_BLOCK_SCALAR = re.compile(r"^[|>][-+]?\d*$")
 
 
 def split_directive(text):
@@ -112,6 +113,7 @@ class TapParser(Parser):
         self._subtest_lines = 0     # lines the open subtest was fed
         self._slow_count = 0        # self.count after the last slow-path line
         self._slow_was_point = False
+        self._pending_is_first = False  # the held failing point set first_failure
 
     # -- the hot path ------------------------------------------------------
     def feed(self, line):
@@ -194,10 +196,14 @@ class TapParser(Parser):
     def _slow_line(self, line, after_point):
         out = []
         if self._yaml is not None:
-            if line.strip() == "..." and _indent_of(line) == self._yaml_indent:
+            stripped = line.strip()
+            if stripped == "..." and _indent_of(line) == self._yaml_indent:
                 return self._close_yaml() or None
-            self._yaml.append(line)
-            return None
+            if not stripped or _indent_of(line) >= self._yaml_indent:
+                self._yaml.append(line)
+                return None
+            # Less indented than the block: it was never closed.
+            out.extend(self._close_yaml())
         if self._subtest is None and after_point and line.strip() == "---" \
                 and _indent_of(line) > len(self.indent):
             self._yaml = []
@@ -345,6 +351,7 @@ class TapParser(Parser):
                 return [self._status(name, "PASS")]
             return None
         self.failed += 1
+        self._pending_is_first = self.first_failure is None
         self._record_failure("not ok %d - %s" % (self.count, name) if desc
                              else "not ok %d" % self.count)
         self._pending = self._status(name, "FAIL", expected="FAIL" if self.expected_fail else "PASS")
@@ -391,8 +398,7 @@ class TapParser(Parser):
             ev["stack"] = stack
         ev["extra"] = {"yaml": "\n".join(line[self._yaml_indent:] for line in block),
                        "diagnostic": fields}
-        if message and self.first_failure and ev.get("expected") == "PASS" \
-                and "\n" not in self.first_failure:
+        if message and self._pending_is_first and ev.get("expected") == "PASS":
             self.first_failure = "%s: %s" % (self.first_failure, str(message).split("\n", 1)[0])
         return [ev]
 
@@ -495,7 +501,8 @@ class TapParser(Parser):
             return "ERROR", ("Bail out! " + self.bailout).rstrip()
         if exit.signal:
             return "CRASH", "killed by %s after %d test points" % (signal_name(exit.signal), self.count)
-        if self.plans_seen == 1 and self.plan == 0 and self.count == 0 and not exit.returncode:
+        if self.plans_seen == 1 and self.plan == 0 and self.count == 0 and not exit.returncode \
+                and not self.parse_errors:
             return "SKIP", self.plan_reason or "skipped"
         found = self.problems()
         if exit.returncode:
@@ -503,6 +510,46 @@ class TapParser(Parser):
         if found:
             return "ERROR", "; ".join(found)
         return "OK", None
+
+
+def yaml_fields(block, indent):
+    """The top-level keys of a TAP YAML block: plain and quoted scalars and
+    block scalars (``|``, ``>``) as strings, anything nested as its text.
+    Enough for the diagnostics producers write; not a YAML parser."""
+    fields, i, n = {}, 0, len(block)
+    while i < n:
+        line = block[i]
+        i += 1
+        if _indent_of(line) != indent:
+            continue
+        m = _YAML_KEY.match(line[indent:].rstrip())
+        if not m:
+            continue
+        key, value = m.group(1).strip(), (m.group(2) or "").strip()
+        nested = []
+        while i < n and (not block[i].strip() or _indent_of(block[i]) > indent):
+            nested.append(block[i])
+            i += 1
+        while nested and not nested[-1].strip():
+            nested.pop()
+        if value and not _BLOCK_SCALAR.match(value):
+            fields[key] = _yaml_scalar(value)
+            continue
+        depth = min((_indent_of(x) for x in nested if x.strip()), default=indent)
+        lines = [x[depth:] for x in nested]
+        if value.startswith(">"):
+            fields[key] = " ".join(x.strip() for x in lines if x.strip())
+        else:
+            fields[key] = "\n".join(lines)
+    return fields
+
+
+def _yaml_scalar(value):
+    if len(value) >= 2 and value[0] == value[-1] == "'":
+        return value[1:-1].replace("''", "'")
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1].replace('\\"', '"').replace("\\n", "\n").replace("\\\\", "\\")
+    return value
 
 
 def _indent_of(line):

@@ -52,6 +52,7 @@ def build_specs(selected, options):
             timeout=_float_key(keys, "timeout"),
             max_time=_float_key(keys, "max-time"),
             expected_fail=str(keys.get("expected", "pass")).lower() == "fail",
+            expected_outcome=_expected_outcome(keys),
             sequential=keys.get("run-sequentially"),
             cwd=os.path.dirname(t.path) if keys.get("cwd") == "here" else None,
         ))
@@ -65,6 +66,12 @@ def _protocol_key(keys, options):
     if name not in PARSERS:
         raise UsageError("manifest key protocol = %r is not one of %s" % (name, ", ".join(sorted(PARSERS))))
     return name
+
+
+def _expected_outcome(keys):
+    from .protocols.base import OUTCOME_STATUS
+    value = str(keys.get("expected", "")).lower()
+    return value if value in OUTCOME_STATUS else None
 
 
 def _float_key(keys, name):
@@ -178,7 +185,7 @@ class Tally:
             self.unexpected += 1
         elif end["status"] == "SKIP":
             self.skipped += 1
-        elif end["status"] in ("FAIL", "ERROR"):
+        elif end["status"] not in ("OK", "PASS"):     # expected FAIL, CRASH, TIMEOUT
             self.expected_fail += 1
         else:
             self.passed += 1

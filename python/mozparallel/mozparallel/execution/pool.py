@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..protocols import ExitInfo
+from ..protocols.base import apply_expected_outcome
 from . import kill
 from .metrics import Sampler
 from .process import TOKEN_VAR, spawn
@@ -41,6 +42,7 @@ class TestSpec:
     timeout: float | None = None        # silent timeout (seconds)
     max_time: float | None = None       # wall-clock cap (seconds)
     expected_fail: bool = False
+    expected_outcome: str | None = None  # manifest expected = crash|timeout|bailout
     sequential: str | None = None       # run-sequentially reason
     cwd: str | None = None
     env: dict | None = None             # extra environment
@@ -434,6 +436,8 @@ class Pool:
     def _finish(self, r, exit, leaked=()):
         evs = r.parser.finish(exit)
         end = evs[-1]
+        if r.spec.expected_outcome:
+            apply_expected_outcome(end, r.spec.expected_outcome)
         extra = end.setdefault("extra", {})
         extra.update(self.sampler.finish(r.token, r.reaped))
         wall = time.monotonic() - r.started

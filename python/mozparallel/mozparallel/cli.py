@@ -147,11 +147,52 @@ def add_selection_arguments(parser):
                        help="format of --list (default: text)")
 
 
+def _store(text):
+    from .store import check_store_arg
+
+    try:
+        return check_store_arg(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e))
+
+
+def _runtimes_file(path):
+    from .runtimes import load_runtimes
+
+    try:
+        load_runtimes(path)
+    except InputError as e:
+        raise argparse.ArgumentTypeError(str(e))
+    return path
+
+
+def add_store_location_arguments(group):
+    """--store: where history is kept (read by store/__init__.py)."""
+    group.add_argument("--store", type=_store, default=None, metavar="WHERE",
+                       help="history store: a SQLite file, redis://[:PASSWORD@]HOST:PORT/DB, rediss://..., "
+                            "or 'none' (default: $MOZPARALLEL_STORE, else <objdir>/.mozparallel/history.sqlite, "
+                            "else ./.mozparallel/history.sqlite); a Redis password may also come from "
+                            "$MOZPARALLEL_REDIS_PASSWORD or $REDISCLI_AUTH")
+
+
+def add_store_arguments(parser):
+    """Recording and reading run history (store/, history.py, runtimes.py)."""
+    group = parser.add_argument_group("History")
+    add_store_location_arguments(group)
+    group.add_argument("--history", action="store_true",
+                       help="print the slowest, biggest, most CPU-hungry and least stable tests of recent "
+                            "runs (as 'paralleltest history'; --format json) and run nothing")
+    group.add_argument("--runtimes", type=_runtimes_file, default=None, metavar="FILE",
+                       help="a runtimes JSON ({\"path/to/test\": seconds}) giving durations of tests "
+                            "the history does not know")
+
+
 def build_parser(prog="paralleltest"):
     parser = _Parser(prog=prog, description="Run test files in parallel; report through mozlog.")
     add_run_arguments(parser)
     add_selection_arguments(parser)
     add_report_arguments(parser)
+    add_store_arguments(parser)
     add_logging_arguments(parser)
     return parser
 
@@ -163,14 +204,35 @@ def run_from_args(args, topobjdir=None):
 
     options = vars(args) if isinstance(args, argparse.Namespace) else dict(args)
     try:
+        if options.get("history"):
+            from .history import show_history
+            return show_history(options, topobjdir=topobjdir)
         return run(options, topobjdir=topobjdir)
     except (InputError, UsageError) as e:
         print("paralleltest: error: %s" % e, file=sys.stderr)
         return EXIT_USAGE
 
 
+# ``paralleltest NAME ...``: a subcommand instead of a run, as "module:function"
+# taking the remaining argv and returning the exit status. (A test file
+# named like one is run as ./NAME.)
+SUBCOMMANDS = {
+    "history": "mozparallel.history:main",
+    "runtimes": "mozparallel.runtimes:main",
+}
+
+
+def run_subcommand(name, argv):
+    import importlib
+
+    module, function = SUBCOMMANDS[name].split(":")
+    return getattr(importlib.import_module(module), function)(argv)
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        return run_subcommand(argv[0], argv[1:])
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -179,6 +241,6 @@ def main(argv=None):
         given = next((a.split("=", 1)[-1] for a in argv if name and name in a), name)
         print("paralleltest: error: cannot open log file %s: %s" % (given, e.strerror), file=sys.stderr)
         return EXIT_USAGE
-    if not args.tests:
+    if not args.tests and not args.history:
         parser.error("no TEST given (a file, a directory or a manifest)")
     return run_from_args(args, topobjdir=os.environ.get("MOZ_OBJDIR"))

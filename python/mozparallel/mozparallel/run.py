@@ -18,6 +18,7 @@ from .reporting.status import RunStatus
 from .schedule import ListOrder
 from .selection import select_tests
 from .selection.listing import write_listing
+from .store.recorder import start_recording
 
 EXIT_OK, EXIT_UNEXPECTED = 0, 1
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -123,8 +124,12 @@ def run(options, topobjdir=None):
     groups = {}
     for t in selected:
         groups.setdefault(t.group, []).append(t.id)
+    recorder = start_recording(options, topobjdir, logger.warning)
     logger.suite_start(groups, name="mozparallel", run_info=run_info,
-                       extra={"jobs": jobs})
+                       extra={"jobs": jobs, "run_id": recorder.run_id})
+    recorder.start(jobs, run_info)
+    if recorder.where:
+        logger.info("mozparallel: run %s, recorded in %s" % (recorder.run_id, recorder.where))
     tally = Tally()
     for t in skipped:
         logger.test_start(t.id)
@@ -146,7 +151,8 @@ def run(options, topobjdir=None):
             max_failures=options.get("max_failures"),
             allow_leaks=bool(options.get("allow_leaks")),
         ),
-        on_result=tally.add,
+        on_result=lambda spec, end, running: (tally.add(spec, end, running),
+                                              recorder.on_result(spec, end, running)),
         on_tick=reporters.on_tick,
     )
     interrupted = []
@@ -163,6 +169,8 @@ def run(options, topobjdir=None):
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+        recorder.end("INTERRUPTED" if interrupted else "UNEXPECTED" if status.any_unexpected else "OK")
+        recorder.close()
         reporters.end_of_run()
         logger.info(tally.summary(time.monotonic() - started))
         logger.suite_end()

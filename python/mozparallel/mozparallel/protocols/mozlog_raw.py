@@ -109,7 +109,9 @@ class MozlogParser(Parser):
         ev = dict(ev, test=self.test, subtest=self._subtest_name(ev))
         ev["action"] = "test_status"
         status = str(ev.get("status", "")).upper()
-        expected = str(ev.get("expected", "PASS")).upper()
+        # mozlog writes ``expected`` only when it differs from the status.
+        expected = str(ev.get("expected", status)).upper()
+        ev["expected"] = expected
         if expected != status and status != "SKIP" \
                 and status not in (ev.get("known_intermittent") or ()):
             self._count_unexpected("%s %s" % (status, ev["subtest"]))
@@ -124,9 +126,11 @@ class MozlogParser(Parser):
 
     def _on_log(self, ev, line):
         level = str(ev.get("level", "INFO")).upper()
+        if level not in ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"):
+            return [self.output(line)]
         if level in ("ERROR", "CRITICAL"):
             self.errors += 1
-        return [self._checked("log", dict(ev, level=level), line)]
+        return [{"action": "log", "level": level, "message": str(ev.get("message", ""))}]
 
     def _pass_through(self, action, ev, line):
         if action not in convertor_registry:
@@ -190,7 +194,7 @@ class MozlogParser(Parser):
         if single is not None:
             # The producer logged one test: its result is the file's.
             status = str(single.get("status", "OK")).upper()
-            expected = str(single.get("expected", "OK")).upper()
+            expected = str(single.get("expected", status)).upper()
             if status in ("PASS", "OK"):
                 status = "OK"
             if expected == "PASS":

@@ -102,6 +102,7 @@ class TbplParser(Parser):
         return [self.output(line)]
 
     def _result(self, token, subject, message, line):
+        note = None
         if token in _PASS:
             status, expected = "PASS", None
         elif token in _EXPECTED_FAIL:
@@ -111,7 +112,7 @@ class TbplParser(Parser):
         elif token.startswith("TEST-KNOWN-INTERMITTENT-"):
             status = _substatus(token[len("TEST-KNOWN-INTERMITTENT-"):])
             expected = None     # listed as a known intermittent: expected
-            message = ("known intermittent; " + message).rstrip("; ")
+            note = "known intermittent"
         elif token.startswith("TEST-UNEXPECTED-"):
             word = token[len("TEST-UNEXPECTED-"):]
             if word == "WARNING":
@@ -121,7 +122,7 @@ class TbplParser(Parser):
                              p for p in (subject, message) if p))}]
             status = _substatus(word)
             if status != word:
-                message = ("%s; %s" % (word, message)).rstrip("; ")
+                note = token
             expected = _UNEXPECTED_EXPECTED.get(status, "PASS")
             if word == "CRASH":
                 self.crashes.append(message or "crashed")
@@ -131,10 +132,10 @@ class TbplParser(Parser):
         # The test that ended: a result for the inner test itself closes it.
         if subject and subject == self.inner_running and message.startswith("took "):
             self.inner_running = None
-        ev = self._record(subject, message, status, expected)
+        ev = self._record(subject, message, status, expected, note)
         return [ev] if ev is not None else None
 
-    def _record(self, subject, message, status, expected):
+    def _record(self, subject, message, status, expected, note=None):
         self.results += 1
         name = _subtest_name(subject, message, self.test)
         if expected is not None and expected != status and status != "SKIP":
@@ -153,7 +154,7 @@ class TbplParser(Parser):
                 return None
         else:
             self.expected_failures += 1
-        return self._status(name, status, message=message or None,
+        return self._status(name, status, message=note,
                             expected=expected if expected is not None else status)
 
     def _crash(self, body):

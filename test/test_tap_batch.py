@@ -33,3 +33,27 @@ def test_batches_equal_single_lines(lines, log_subtests):
         got = batched.feed_lines(lines[:cut]) + batched.feed_lines(lines[cut:])
         got += batched.finish(ExitInfo())
         assert got == want, cut
+
+
+@pytest.mark.parametrize("numbers", [
+    list(range(1, 41)),                      # in order
+    list(range(1, 20)) + [25] + list(range(21, 41)),   # one out of sequence
+    [None] * 40,                             # unnumbered
+    [1, 2, 2] + list(range(4, 41)),          # duplicate
+    ["01"] + list(range(2, 41)),             # a leading zero: still 1
+])
+@pytest.mark.parametrize("plan_first", [True, False])
+def test_block_counting_equals_single_lines(numbers, plan_first):
+    points = ["ok %s - point" % n if n is not None else "ok - point" for n in numbers]
+    lines = (["1..40"] + points) if plan_first else (points + ["1..40"])
+    one = TapParser("t")
+    want = []
+    for line in lines:
+        want.extend(one.feed(line) or [])
+    want.extend(one.finish(ExitInfo()))
+    for size in (17, 40, 41):
+        batched, got = TapParser("t"), []
+        for i in range(0, len(lines), size):
+            got += batched.feed_lines(lines[i:i + size])
+        got += batched.finish(ExitInfo())
+        assert got == want, size

@@ -1,25 +1,32 @@
-"""Scheduler policies behind one small protocol.
-
-The pool asks ``next_test(slot)`` whenever a slot is free and reports
+"""Scheduler policies behind one small protocol: which test a free slot runs
+next. The pool asks ``next_test(slot)`` whenever a slot is free and reports
 ``finished(test_id, seconds)``; a policy never starts a process.
+
+``None`` from ``next_test`` means "nothing for now": the pool asks again
+after the next test ends, and the run is over when nothing is running.
 """
 
+import random
 from collections import deque
 from typing import Protocol
 
+DEFAULT_POLICY = "history"
+
 
 class Scheduler(Protocol):
+    name: str
+
     def next_test(self, slot: int):
-        """The next TestSpec for ``slot``, or None when nothing is left."""
+        """The next TestSpec for ``slot``, or None (nothing, or nothing yet)."""
 
     def finished(self, test_id: str, seconds: float) -> None:
         """A test ended after ``seconds`` of wall time."""
 
 
-class ListOrder:
-    """Tests in the order given (manifest / argument order)."""
+class _Ordered:
+    """A fixed order decided up front; the policies differ only in the order."""
 
-    name = "list"
+    name = "?"
 
     def __init__(self, specs):
         self._queue = deque(specs)
@@ -32,3 +39,75 @@ class ListOrder:
 
     def remaining(self):
         return len(self._queue)
+
+    def order(self):
+        """The ids still to hand out, in order (for plans and tests)."""
+        return [s.id for s in self._queue]
+
+
+class ListOrder(_Ordered):
+    """Tests in the order given (manifest / argument order)."""
+
+    name = "list"
+
+
+class LongestFirst(_Ordered):
+    """LPT: tests never seen before first (they may be long; their order is
+    by path), then known tests by expected duration, longest first; ties by
+    path so the order never depends on discovery order."""
+
+    name = "history"
+
+    def __init__(self, specs, history):
+        unseen = sorted((s for s in specs if history.wall(s.id) is None), key=_path_key)
+        known = sorted((s for s in specs if history.wall(s.id) is not None),
+                       key=lambda s: (-history.wall(s.id), _path_key(s)))
+        super().__init__(unseen + known)
+        self.unseen = len(unseen)
+
+
+class Shuffled(_Ordered):
+    """A random order, the same for the same seed (finds order dependencies)."""
+
+    name = "shuffle"
+
+    def __init__(self, specs, seed):
+        self.seed = seed
+        specs = sorted(specs, key=_path_key)
+        random.Random(seed).shuffle(specs)
+        super().__init__(specs)
+
+
+def _path_key(spec):
+    return (spec.path or spec.id, spec.id)
+
+
+def parse_policy(text):
+    """(name, seed) from ``--schedule`` text: history, list, shuffle[:SEED].
+    Raises ValueError naming the problem."""
+    name, _, seed = (text or DEFAULT_POLICY).partition(":")
+    if name not in ("history", "list", "shuffle"):
+        raise ValueError("unknown schedule %r (choose from history, list, shuffle[:SEED])" % text)
+    if seed and name != "shuffle":
+        raise ValueError("only shuffle takes a seed: %r" % text)
+    if name == "shuffle":
+        if not seed:
+            return name, None
+        try:
+            return name, int(seed)
+        except ValueError:
+            raise ValueError("shuffle seed is not a whole number: %r" % text)
+    return name, None
+
+
+def make_policy(text, specs, history, new_seed=None):
+    """The policy object for ``--schedule`` text. ``shuffle`` without a seed
+    gets ``new_seed()`` (random by default), logged so a run can be repeated."""
+    name, seed = parse_policy(text)
+    if name == "list":
+        return ListOrder(specs)
+    if name == "shuffle":
+        if seed is None:
+            seed = (new_seed or (lambda: random.SystemRandom().randrange(1, 10 ** 6)))()
+        return Shuffled(specs, seed)
+    return LongestFirst(specs, history)

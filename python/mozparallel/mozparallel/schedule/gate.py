@@ -1,0 +1,51 @@
+"""The memory gate: wraps a policy so the predicted peak memory of the tests
+running at once stays within what was available when the run started. A
+test that does not fit waits (``next_test`` returns None) until enough
+running tests have ended; with nothing running, any test may start.
+"""
+
+# Of the memory available at the start, how much the tests may be predicted
+# to use together: the rest is for the runner, the page cache and misjudgement.
+BUDGET_SHARE = 0.95
+
+
+class MemoryGate:
+    """A Scheduler around ``policy``; ``predicted`` maps test id -> bytes."""
+
+    def __init__(self, policy, predicted, budget):
+        self.policy = policy
+        self.name = policy.name
+        self.predicted = predicted
+        self.budget = budget
+        self.reserved = {}          # test id -> bytes, while it runs
+        self._waiting = None        # the policy's next test, if it did not fit
+        self.waits = 0              # times a test had to wait (for the log and tests)
+
+    def next_test(self, slot):
+        spec = self._waiting if self._waiting is not None else self.policy.next_test(slot)
+        self._waiting = None
+        if spec is None:
+            return None
+        need = self.predicted.get(spec.id) or 0
+        if self.reserved and sum(self.reserved.values()) + need > self.budget:
+            self._waiting = spec
+            self.waits += 1
+            return None
+        self.reserved[spec.id] = need
+        return spec
+
+    def finished(self, test_id, seconds):
+        self.reserved.pop(test_id, None)
+        self.policy.finished(test_id, seconds)
+
+    def remaining(self):
+        return self.policy.remaining() + (self._waiting is not None)
+
+
+def available_memory():
+    """Bytes the machine has available now (psutil), None if unknown."""
+    try:
+        import psutil
+        return psutil.virtual_memory().available
+    except Exception:   # no psutil or no /proc: no gate rather than no run
+        return None

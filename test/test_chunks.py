@@ -1,0 +1,96 @@
+"""Chunks: balanced on expected duration with history, a stable hash
+without; the partition depends only on ids, history and N; CI variables."""
+
+import json
+import os
+import random
+
+import pytest
+
+from conftest import SHARED_BENCH, paralleltest, read_raw
+from mozparallel.schedule import Figures, TestHistory, mark_other_chunks, plan_chunks, resolve_chunk
+from mozparallel.schedule.chunks import hash_chunk
+from mozparallel.selection import SelectedTest
+
+
+def skewed_walls():
+    """A skewed suite like ../shared/bench's: lognormal durations and long tails."""
+    rng = random.Random(3)
+    walls = {"t%04d.sh" % i: round(rng.lognormvariate(-1.2, 0.8), 3) for i in range(1, 118)}
+    walls.update({"t0118.sh": 3.0, "t0119.sh": 4.0, "t0120.sh": 6.0})
+    return walls
+
+
+def test_balanced_chunks_within_five_percent():
+    walls = skewed_walls()
+    h = TestHistory({t: Figures(w) for t, w in walls.items()})
+    plan = plan_chunks(list(walls), 4, h)
+    assert plan.method == "duration"
+    assert plan.balance() <= 1.05, plan.expected
+    assert sorted(t for c in plan.chunks for t in c) == sorted(walls)
+    assert abs(sum(plan.expected) - sum(walls.values())) < 1e-6
+
+
+def test_partition_ignores_discovery_order():
+    walls = skewed_walls()
+    h = TestHistory({t: Figures(w) for t, w in walls.items()})
+    names = list(walls)
+    shuffled = names[:]
+    random.Random(5).shuffle(shuffled)
+    assert plan_chunks(names, 3, h).chunks == plan_chunks(shuffled, 3, h).chunks
+
+
+def test_hash_chunks_without_history_are_stable():
+    names = ["dir/test_%d.js" % i for i in range(200)]
+    plan = plan_chunks(names, 4, TestHistory())
+    assert plan.method == "hash" and plan.balance() is None
+    assert all(hash_chunk(t, 4) == i for i, c in enumerate(plan.chunks) for t in c)
+    # Adding tests does not move the others (machines with different lists agree on the rest).
+    bigger = plan_chunks(names + ["dir/new.js"], 4, TestHistory())
+    assert {t: k for t, k in bigger.chunk_of().items() if t != "dir/new.js"} == plan.chunk_of()
+    assert all(20 <= len(c) <= 80 for c in plan.chunks)
+
+
+def test_a_long_test_alone_bounds_balance():
+    h = TestHistory({"long": Figures(10.0), "a": Figures(1.0), "b": Figures(1.0)})
+    plan = plan_chunks(["long", "a", "b"], 2, h)
+    assert plan.chunks == [["long"], ["a", "b"]]
+
+
+def test_mark_other_chunks_keeps_reasons():
+    tests = [SelectedTest(path="/s/%s" % n, id=n) for n in ("a", "b", "c", "d")]
+    tests[3].disabled = "skip-if: os == 'win'"
+    h = TestHistory({"a": Figures(3.0), "b": Figures(2.0), "c": Figures(1.0)})
+    plan = plan_chunks(["a", "b", "c"], 2, h)
+    assert plan.chunks == [["a"], ["b", "c"]]
+    others = mark_other_chunks(tests, plan, 2)
+    assert tests[0].disabled == "another chunk (1 of 2)" and "a" in others
+    assert tests[1].disabled is None and tests[2].disabled is None
+    d_chunk = hash_chunk("d", 2) + 1
+    assert (tests[3].disabled == "skip-if: os == 'win'") == (d_chunk == 2)
+
+
+@pytest.mark.parametrize("env,expected", [
+    ({"JOB_COMPLETION_INDEX": "2"}, (3, 4)),
+    ({"TEST_SHARD_INDEX": "0", "TEST_TOTAL_SHARDS": "5"}, (1, 5)),
+    ({"CI_NODE_INDEX": "2", "CI_NODE_TOTAL": "3"}, (2, 3)),
+    ({}, (None, None)),
+])
+def test_chunk_from_ci_environment(env, expected):
+    total = 4 if "JOB_COMPLETION_INDEX" in env else None
+    assert resolve_chunk(total, None, env) == expected
+
+
+def test_command_line_chunk_wins_over_environment():
+    assert resolve_chunk(4, 1, {"CI_NODE_INDEX": "3", "CI_NODE_TOTAL": "4"}) == (1, 4)
+
+
+@pytest.mark.parametrize("total,this,env,message", [
+    (None, None, {"JOB_COMPLETION_INDEX": "1"}, "JOB_COMPLETION_INDEX 2 given without --total-chunks"),
+    (4, None, {}, "--total-chunks 4 given without --this-chunk"),
+    (4, 5, {}, "chunk 5 (from --this-chunk) is not between 1 and --total-chunks 4"),
+    (None, None, {"CI_NODE_INDEX": "x", "CI_NODE_TOTAL": "2"}, "CI_NODE_INDEX is not a whole number"),
+])
+def test_bad_chunk_settings(total, this, env, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        resolve_chunk(total, this, env)

@@ -30,7 +30,7 @@ PAGE = r"""<!DOCTYPE html>
   .outcome-expected-fail { background: var(--expected-fail); }
   .outcome-skip { background: var(--skip); }
   .axis { position: relative; height: 18px; margin-left: 74px; margin-right: 6px; font-size: 11px; color: #666; }
-  .axis span { position: absolute; transform: translateX(-50%); }
+  .axis span { position: absolute; transform: translateX(-50%); white-space: nowrap; }
   #tooltip { position: fixed; pointer-events: none; background: #222; color: #fff; padding: 4px 8px;
              border-radius: 3px; font-size: 12px; white-space: pre; display: none; z-index: 10; }
   #detail { border: 1px solid #ccc; padding: .5em 1em; margin-top: .8em; background: #fff; }
@@ -54,6 +54,7 @@ PAGE = r"""<!DOCTYPE html>
   <span><i class="swatch outcome-pass"></i>passed</span>
   <span><i class="swatch outcome-unexpected"></i>unexpected</span>
   <span><i class="swatch outcome-expected-fail"></i>expected failure</span>
+  <span><i class="swatch outcome-skip"></i>skipped</span>
   <span class="muted">one lane per worker slot; hover a bar for its numbers, click it for its output</span>
 </p>
 <div id="timeline"></div>
@@ -86,7 +87,7 @@ PAGE = r"""<!DOCTYPE html>
     if (text !== undefined && text !== null) e.textContent = text;
     return e;
   };
-  const secs = (v) => (v === null || v === undefined) ? "-" : v.toFixed(v < 10 ? 2 : 1);
+  const secs = (v) => (v === null || v === undefined) ? "-" : v.toFixed(v < 1 ? 3 : v < 10 ? 2 : 1);
   const mb = (kb) => (kb === null || kb === undefined) ? "-" : (kb / 1024).toFixed(1);
   const outcomeText = {"pass": "passed", "unexpected": "unexpected", "expected-fail": "expected failure", "skip": "skipped"};
 

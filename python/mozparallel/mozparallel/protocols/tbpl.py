@@ -24,6 +24,7 @@ _SUBSTATUS = {"PASS", "FAIL", "ERROR", "TIMEOUT", "ASSERT", "PRECONDITION_FAILED
 # The subtest expected when a status is unexpected; PASS for the rest.
 _UNEXPECTED_EXPECTED = {"PASS": "FAIL"}
 MAX_NAME = 500
+_EXPECTED_SUFFIX = re.compile(r"(?:^| - )expected [A-Z_]+$")
 
 
 def strip_prefix(line):
@@ -218,6 +219,10 @@ def _subtest_name(subject, message, test):
     timings dropped), after the subject when that names another test."""
     if message.startswith("took ") or message.startswith("finished in "):
         message = ""
+    # mozlog's TBPL formatter adds " - expected PASS" to an unexpected result.
+    m = _EXPECTED_SUFFIX.search(message)
+    if m:
+        message = message[:m.start()]
     if subject and (not message or not _same_test(subject, test)):
         name = "%s | %s" % (subject, message) if message else subject
     else:

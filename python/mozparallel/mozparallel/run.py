@@ -116,7 +116,7 @@ def run(options, topobjdir=None):
 
     logger = setup_logger(options)
     scheduler = ListOrder(specs)
-    reporters = RunReporters(logger, options, jobs, specs, scheduler)
+    reporters = RunReporters(logger, options, jobs, specs, scheduler, topobjdir)
     status = RunStatus()
     logger.add_handler(status)
     events = EventLog(logger)

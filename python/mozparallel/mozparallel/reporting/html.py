@@ -19,10 +19,15 @@ class ReportCollector(LogHandler):
     """Keeps what the report shows of each test: times from the events,
     wall/CPU/memory/slot from test_end's ``extra``, output of failures."""
 
+    # Passing subtests are not worth their cost here (a chatty run has a
+    # million): events.py skips quiet handlers for them.
+    ignores_expected_subtests = True
+
     def __init__(self):
         self.suite_time = None       # ms, suite_start
         self.end_time = None         # ms, suite_end
         self.jobs = None
+        self.run_id = None
         self.run_info = {}
         self.starts = {}             # test -> ms
         self.outputs = OutputKeeper()
@@ -33,6 +38,7 @@ class ReportCollector(LogHandler):
         self.suite_time = data.get("time")
         self.run_info = data.get("run_info") or {}
         self.jobs = (data.get("extra") or {}).get("jobs")
+        self.run_id = (data.get("extra") or {}).get("run_id")
 
     def test_start(self, data):
         self.starts[data["test"]] = data.get("time")
@@ -95,6 +101,7 @@ class ReportCollector(LogHandler):
             "started": self.suite_time,
             "wall": wall,
             "jobs": self.jobs,
+            "run_id": self.run_id,
             "run_info": self.run_info,
             "counts": counts,
             "tests": self.tests,

@@ -1,7 +1,8 @@
 """Our reporters for one run, wired to its logger: the live ``mach`` view on
 stdout (when it is the chosen reporter and no --log-* option writes to
-stdout) and the HTML report's collector; at the end, the report files.
-run.py calls this; the reporters themselves know nothing of options."""
+stdout) and the HTML report's collector; at the end, the report files with
+the suite's recent wall times from the store. run.py calls this; the
+reporters themselves know nothing of options."""
 
 import os
 import sys
@@ -11,7 +12,10 @@ from .eta import RunEstimate, dispatch_order
 from .html import ReportCollector, write_report
 from .live import LiveOptions, LiveReporter
 
-STATE_DIR = ".mozparallel"      # used until the store names the objdir's
+# A recent run counts as "this suite" when its tests and ours overlap this much
+# (|A & B| / |A | B|): a few added or removed tests do not start a new history.
+SAME_SUITE = 0.8
+HISTORY_RUNS = 20
 
 
 def stdout_taken(options):
@@ -48,9 +52,12 @@ def check_report_path(options):
 
 
 class RunReporters:
-    def __init__(self, logger, options, jobs, specs, scheduler, state_dir=None):
+    def __init__(self, logger, options, jobs, specs, scheduler, topobjdir=None):
+        from ..store import state_dir
+
         self.options = options
-        self.state_dir = state_dir or os.path.abspath(STATE_DIR)
+        self.topobjdir = topobjdir
+        self.state_dir = state_dir(options, topobjdir)
         self.live = None
         if (options.get("reporter") or "mach") == "mach" and not stdout_taken(options):
             verbose = bool(options.get("verbose"))
@@ -71,9 +78,10 @@ class RunReporters:
         if self.live is not None:
             self.live.end_of_run()
 
-    def write_reports(self, history=None):
+    def write_reports(self):
         """report.html in the state directory, and --report-html FILE.
         Returns the paths written."""
+        history = suite_history(self.options, self.topobjdir, self.collector)
         data = self.collector.report_data(history=history)
         written = []
         targets = [os.path.join(self.state_dir, "report.html")]
@@ -86,3 +94,44 @@ class RunReporters:
                 print("paralleltest: warning: cannot write %s: %s" % (path, e.strerror or e),
                       file=sys.stderr)
         return written
+
+
+def suite_history(options, topobjdir, collector, limit=HISTORY_RUNS):
+    """Wall times of the recent runs of this suite, oldest first, from the
+    store (this run included once the recorder has ended it); [] when there
+    is no store or it cannot be read."""
+    from ..store import StoreError, open_store
+
+    try:
+        store = open_store(options, topobjdir)
+    except (StoreError, OSError):
+        return []
+    if store is None:
+        return []
+    try:
+        runs = store.runs(limit=limit)
+        results = store.recent_results(runs=limit)
+    except (StoreError, OSError):
+        return []
+    finally:
+        try:
+            store.close()
+        except (StoreError, OSError):
+            pass
+    ours = {t["test"] for t in collector.tests}
+    tests, unexpected = {}, {}
+    for r in results:
+        tests.setdefault(r.run_id, set()).add(r.test)
+        if r.expected and r.status != r.expected and r.status != "SKIP":
+            unexpected[r.run_id] = unexpected.get(r.run_id, 0) + 1
+    out = []
+    for run in sorted(runs, key=lambda r: r.started):
+        theirs = tests.get(run.run_id, set())
+        if run.ended is None or not theirs or not ours:
+            continue
+        if len(ours & theirs) / len(ours | theirs) < SAME_SUITE:
+            continue
+        out.append({"label": run.run_id, "wall": round(run.ended - run.started, 3),
+                    "tests": len(theirs), "unexpected": unexpected.get(run.run_id, 0),
+                    "current": run.run_id == collector.run_id})
+    return out

@@ -41,9 +41,11 @@ def machine():
 
 
 class Recorder:
-    def __init__(self, store, run_id=None, warn=None):
+    def __init__(self, store, run_id=None, warn=None, kind="", parent_run=None):
         self.store = store
         self.run_id = run_id or new_run_id()
+        self.kind = kind                # a follow-up round: see RunRecord.kind
+        self.parent_run = parent_run
         self.warn = warn or (lambda text: print("paralleltest: warning: " + text, file=sys.stderr))
         self.started_wall = time.time()
         self.started = time.monotonic()
@@ -53,7 +55,8 @@ class Recorder:
     def start(self, jobs, mozinfo, argv=None):
         info = machine()
         run = RunRecord(run_id=self.run_id, started=self.started_wall, jobs=jobs, mozinfo=dict(mozinfo or {}),
-                        argv=list(sys.argv if argv is None else argv), **info)
+                        argv=list(sys.argv if argv is None else argv), kind=self.kind,
+                        parent_run=self.parent_run, **info)
         self._call("record_run_start", run)
 
     def on_result(self, spec, end, running):
@@ -99,9 +102,9 @@ class Recorder:
                 pass
 
 
-def start_recording(options, topobjdir, warn):
-    """A Recorder for this run; without a store (and one warning) when the
-    store cannot be opened."""
+def start_recording(options, topobjdir, warn, kind="", parent_run=None):
+    """A Recorder for this run (or a follow-up round of ``parent_run``);
+    without a store (and one warning) when the store cannot be opened."""
     from . import open_store
 
     try:
@@ -109,4 +112,4 @@ def start_recording(options, topobjdir, warn):
     except StoreError as e:
         warn("%s; this run is not recorded" % e)
         store = None
-    return Recorder(store, warn=warn)
+    return Recorder(store, warn=warn, kind=kind, parent_run=parent_run)

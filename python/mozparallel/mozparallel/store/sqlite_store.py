@@ -16,7 +16,7 @@ from .records import (RESULT_FIELDS, RUN_FIELDS, ResultRecord, RunRecord,
 
 FILENAME = "history.sqlite"
 BUSY_TIMEOUT = 30.0         # seconds a writer waits for another run's write
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # Per-test results kept for durations(): enough for the median of 5 even
 # when a few runs used another command.
 LOOKBACK = 20
@@ -26,7 +26,8 @@ CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY, started REAL NOT NULL, ended REAL, status TEXT,
     jobs INTEGER, cores INTEGER, memory INTEGER, hostname TEXT,
     mozinfo TEXT, argv TEXT,
-    synced TEXT                 -- the remote store holding all of it, if any
+    synced TEXT,                -- the remote store holding all of it, if any
+    kind TEXT, parent_run TEXT  -- a follow-up round (retry, repeat...) and its run
 );
 CREATE TABLE IF NOT EXISTS results (
     run_id TEXT NOT NULL, test TEXT NOT NULL, command TEXT NOT NULL,
@@ -38,6 +39,8 @@ CREATE TABLE IF NOT EXISTS results (
 CREATE INDEX IF NOT EXISTS results_by_test ON results (test, command);
 CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started);
 """
+# Columns added since version 1 (ALTER TABLE on an older file).
+ADDED_RUN_COLUMNS = (("kind", "TEXT"), ("parent_run", "TEXT"))
 
 
 class StoreError(Exception):
@@ -75,6 +78,10 @@ class SQLiteStore:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
+            have = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+            for name, sqltype in ADDED_RUN_COLUMNS:
+                if name not in have:
+                    db.execute("ALTER TABLE runs ADD COLUMN %s %s" % (name, sqltype))
             db.execute("PRAGMA user_version=%d" % SCHEMA_VERSION)
             db.execute("COMMIT")
         except BaseException:
@@ -84,9 +91,10 @@ class SQLiteStore:
     # -- writing -------------------------------------------------------------
     def record_run_start(self, run):
         self._write("INSERT OR REPLACE INTO runs (run_id, started, ended, status, jobs, cores, memory, "
-                    "hostname, mozinfo, argv) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    "hostname, mozinfo, argv, kind, parent_run) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     (run.run_id, run.started, run.ended, run.status, run.jobs, run.cores, run.memory,
-                     run.hostname, json.dumps(run.mozinfo, default=str), json.dumps(run.argv)))
+                     run.hostname, json.dumps(run.mozinfo, default=str), json.dumps(run.argv),
+                     run.kind, run.parent_run))
 
     def record_result(self, run_id, result):
         values = [run_id] + [getattr(result, name) for name in RESULT_FIELDS]
@@ -136,6 +144,7 @@ class SQLiteStore:
             d = dict(zip(RUN_FIELDS, row))
             d["mozinfo"] = json.loads(d["mozinfo"] or "{}")
             d["argv"] = json.loads(d["argv"] or "[]")
+            d["kind"] = d["kind"] or ""
             out.append(RunRecord(**d))
         return out
 

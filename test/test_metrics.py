@@ -12,7 +12,7 @@ import pytest
 from conftest import PYTHON, SHARED_BENCH, ends_by_test, paralleltest, read_raw, write_python_test, write_test
 
 MIB = 1024 * 1024
-STORE_NONE = []
+STORE_NONE = ["--store", "none"]
 
 
 def _run(tmp_path, tests, *args):

@@ -16,7 +16,14 @@ STORE_VAR = "MOZPARALLEL_STORE"     # the default of --store
 NONE = "none"
 
 __all__ = ["ResultRecord", "RunRecord", "Store", "StoreError", "open_store", "local_path",
-           "check_store_arg"]
+           "check_store_arg", "state_dir"]
+
+
+def state_dir(options, topobjdir=None):
+    """``<objdir>/.mozparallel`` (or ``./.mozparallel``): where a run keeps
+    its state by default."""
+    base = options.get("objdir") or topobjdir or os.environ.get("MOZ_OBJDIR") or os.getcwd()
+    return os.path.join(os.path.abspath(base), ".mozparallel")
 
 
 def local_path(options, topobjdir=None):
@@ -24,8 +31,7 @@ def local_path(options, topobjdir=None):
     spec = store_arg(options)
     if spec and spec != NONE and not _is_url(spec):
         return os.path.abspath(spec)
-    base = options.get("objdir") or topobjdir or os.environ.get("MOZ_OBJDIR") or os.getcwd()
-    return os.path.join(os.path.abspath(base), ".mozparallel", FILENAME)
+    return os.path.join(state_dir(options, topobjdir), FILENAME)
 
 
 def store_arg(options):

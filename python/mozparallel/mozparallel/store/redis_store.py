@@ -34,11 +34,8 @@ SCHEMES = ("redis", "rediss")
 def describe(url):
     """The URL without user or password, for messages."""
     parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or "localhost"
-    if ":" in host:
-        host = "[%s]" % host
-    port = ":%d" % parts.port if parts.port else ""
-    return "%s://%s%s%s" % (parts.scheme, host, port, parts.path or "")
+    where = parts.netloc.rpartition("@")[2]    # drop user:password
+    return "%s://%s%s" % (parts.scheme, where or "localhost", parts.path or "")
 
 
 def check_url(url):

@@ -219,6 +219,7 @@ def run_from_args(args, topobjdir=None):
 SUBCOMMANDS = {
     "history": "mozparallel.history:main",
     "runtimes": "mozparallel.runtimes:main",
+    "merge": "mozparallel.merge:main",
 }
 
 

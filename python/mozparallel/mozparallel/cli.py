@@ -185,6 +185,10 @@ def add_store_arguments(parser):
     group.add_argument("--runtimes", type=_runtimes_file, default=None, metavar="FILE",
                        help="a runtimes JSON ({\"path/to/test\": seconds}) giving durations of tests "
                             "the history does not know")
+    group.add_argument("--resume", default=None, metavar="RUN_ID",
+                       help="carry on run RUN_ID (printed at its start): run only its tests that have no "
+                            "complete result in the store, report the earlier ones again, record under "
+                            "the same id")
 
 
 def build_parser(prog="paralleltest"):

@@ -15,6 +15,7 @@ from .execution.pool import Pool, PoolOptions, TestSpec, is_unexpected
 from .protocols import make_parser
 from .reporting.run_reporters import RunReporters, check_report_path
 from .reporting.status import RunStatus
+from .resume import load_resumed, replay
 from .schedule import ListOrder
 from .selection import select_tests
 from .selection.listing import write_listing
@@ -109,6 +110,8 @@ def run(options, topobjdir=None):
         write_listing(sys.stdout, selected, run_info, options.get("format") or "text")
         return EXIT_OK
     specs, skipped = build_specs(selected, options)
+    resumed = load_resumed(options, topobjdir)      # --resume: tests done before are not run
+    specs = [s for s in specs if s.id not in resumed]
     jobs = jobs_for(options)
     check_report_path(options)
     if options.get("verbose") and options.get("log_subtests") is None:
@@ -125,6 +128,8 @@ def run(options, topobjdir=None):
     for t in selected:
         groups.setdefault(t.group, []).append(t.id)
     recorder = start_recording(options, topobjdir, logger.warning)
+    if options.get("resume"):
+        recorder.run_id = options["resume"]
     logger.suite_start(groups, name="mozparallel", run_info=run_info,
                        extra={"jobs": jobs, "run_id": recorder.run_id})
     recorder.start(jobs, run_info)
@@ -135,6 +140,8 @@ def run(options, topobjdir=None):
         logger.test_start(t.id)
         logger.test_end(t.id, "SKIP", message=t.disabled)
         tally.skipped += 1
+    replay(logger, [t.id for t in selected], resumed, recorder.run_id,
+           on_result=lambda end: tally.add(None, end, _NOT_UNEXPECTED))
 
     pool = Pool(
         events,
@@ -180,6 +187,13 @@ def run(options, topobjdir=None):
     if interrupted:
         return EXIT_SIGNAL.get(interrupted[0], 130)
     return EXIT_UNEXPECTED if status.any_unexpected else EXIT_OK
+
+
+class _Replayed:
+    unexpected = False          # a replayed result carries its own status only
+
+
+_NOT_UNEXPECTED = _Replayed()
 
 
 class Tally:

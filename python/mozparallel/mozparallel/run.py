@@ -20,6 +20,7 @@ from .schedule import ListOrder
 from .selection import select_tests
 from .selection.listing import write_listing
 from .store.recorder import start_recording
+from .flaky import FlakyRounds, flaky_settings
 
 EXIT_OK, EXIT_UNEXPECTED = 0, 1
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -114,6 +115,7 @@ def run(options, topobjdir=None):
     specs = [s for s in specs if s.id not in resumed]
     jobs = jobs_for(options)
     check_report_path(options)
+    flaky = flaky_settings(options)    # --rerun-failures, --repeat, ...: checked before anything starts
     if options.get("verbose") and options.get("log_subtests") is None:
         options["log_subtests"] = "all"     # -v shows every test point
 
@@ -133,6 +135,7 @@ def run(options, topobjdir=None):
     logger.suite_start(groups, name="mozparallel", run_info=run_info,
                        extra={"jobs": jobs, "run_id": recorder.run_id})
     recorder.start(jobs, run_info)
+    rounds = FlakyRounds(flaky, logger, specs, recorder.run_id, run_info, options, topobjdir)
     if recorder.where:
         logger.info("mozparallel: run %s, recorded in %s" % (recorder.run_id, recorder.where))
     tally = Tally()
@@ -167,12 +170,12 @@ def run(options, topobjdir=None):
     def on_signal(signum, frame):
         interrupted.append(signum)
         name = signal.Signals(signum).name
-        pool.stop("interrupted by %s" % name, hard=len(interrupted) > 1)
+        rounds.stop("interrupted by %s" % name, hard=len(interrupted) > 1)   # the pool running now
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     started = time.monotonic()
     try:
-        pool.run(scheduler)
+        rounds.run(pool, scheduler)     # the main run, and any re-runs/repeats (flaky/)
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)

@@ -1,0 +1,227 @@
+"""Intermittent failures (flaky/): --rerun-failures, --run-until-failure,
+--repeat, --verify and ``paralleltest history --flaky``, on real processes.
+
+The flaky fixture (fixtures/flaky/coin.py) fails with probability 0.3, the
+same way for the same $FLAKY_SEED: each test picks the first seed whose
+outcomes have the shape it needs, so every run here is deterministic.
+"""
+
+import importlib.util
+import json
+import os
+import sqlite3
+
+import pytest
+
+from conftest import FIXTURES, ends_by_test, paralleltest, read_raw, write_python_test, write_test
+
+COIN = os.path.join(FIXTURES, "flaky", "coin.py")
+_spec = importlib.util.spec_from_file_location("coin", COIN)
+coin = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(coin)
+
+
+def seed_where(wanted, n):
+    """The first seed whose first ``n`` attempts (True = fails) satisfy ``wanted``."""
+    for seed in range(10000):
+        outcomes = [coin.fails(seed, i) for i in range(n)]
+        if wanted(outcomes):
+            return str(seed), outcomes
+    raise AssertionError("no seed found")
+
+
+def flaky_fixture(directory, seed):
+    """The p=0.3 fixture as an executable in ``directory``, and its environment."""
+    with open(COIN) as f:
+        path = write_python_test(directory, "flaky.py", f.read())
+    counter = os.path.join(str(directory), "flaky.count")
+    return path, {"FLAKY_SEED": seed, "FLAKY_COUNTER": counter}
+
+
+def always_failing(directory):
+    return write_test(directory, "broken.sh", "echo 1..1; echo 'not ok 1 - broken every time'; exit 1\n")
+
+
+def attempts(counter):
+    with open(counter) as f:
+        return len(f.read())
+
+
+def ends_of(events, test):
+    return [e for e in events if e["action"] == "test_end" and e["test"] == test]
+
+
+def logged(events):
+    return [e["message"] for e in events if e["action"] == "log"]
+
+
+def unexpected(e):
+    """mozlog's logged form: ``expected`` is left out when the result was expected."""
+    return "expected" in e and e["status"] not in (e.get("known_intermittent") or [])
+
+
+def runs_in(db):
+    with sqlite3.connect(db) as c:
+        return c.execute("SELECT run_id, kind, parent_run FROM runs ORDER BY started").fetchall()
+
+
+def test_rerun_failures_tells_intermittent_from_real(tmp_path):
+    # Fails, fails, then passes: intermittent after two re-runs.
+    seed, _ = seed_where(lambda o: o[:3] == [True, True, False], 3)
+    flaky, env = flaky_fixture(tmp_path, seed)
+    broken = always_failing(tmp_path)
+    ok = write_test(tmp_path, "ok.sh", "echo 1..1; echo ok 1\n")
+    raw, db = tmp_path / "run.raw", tmp_path / "history.sqlite"
+    proc = paralleltest(["-j", "3", "--rerun-failures", "5", "--log-raw", str(raw), "--store", str(db),
+                         flaky, broken, ok], env=env)
+    assert proc.returncode == 1, proc.stderr          # the real failure fails the run
+    events = read_raw(raw)
+
+    flaky_ends = ends_of(events, flaky)
+    assert attempts(env["FLAKY_COUNTER"]) == 3
+    assert [e["status"] for e in flaky_ends] == ["ERROR", "ERROR", "OK"]
+    for e in flaky_ends[:2]:        # logged as xpcshell does before a re-run: not unexpected
+        assert not unexpected(e) and e["extra"]["rerun"]["expected"] == "OK"
+    final = flaky_ends[-1]
+    assert final["known_intermittent"] == ["ERROR"]
+    assert [a["status"] for a in final["extra"]["intermittent"]["failed_attempts"]] == ["ERROR", "ERROR"]
+    assert "intermittent" in final["message"]
+
+    broken_ends = ends_of(events, broken)
+    assert len(broken_ends) == 6 and {e["status"] for e in broken_ends} == {"ERROR"}
+    assert [unexpected(e) for e in broken_ends] == [False] * 5 + [True]
+    assert broken_ends[-1]["extra"]["rerun"]["verdict"] == "failed every attempt"
+
+    # Never a plain pass: every passing end of either carries the earlier failure.
+    for e in flaky_ends + broken_ends:
+        assert e["status"] != "OK" or e.get("known_intermittent")
+    # The only unexpected results in the stream are the real failure's last attempt (point and file).
+    assert [(e["test"], e["action"]) for e in events if e["action"] in ("test_end", "test_status")
+            and unexpected(e)] == [(broken, "test_status"), (broken, "test_end")]
+    assert [e["status"] for e in ends_of(events, ok)] == ["OK"] and "known_intermittent" not in ends_of(events, ok)[0]
+
+    messages = logged(events)
+    assert "mozparallel: intermittent (passed on a re-run): %s (failed 2 of 3 attempts: ERROR)" % flaky in messages
+    assert "mozparallel: real failures (failed every attempt): %s (failed 6 of 6 attempts: ERROR)" % broken \
+        in messages
+
+    # Re-runs are stored as runs of their own, marked as retries of the main run.
+    runs = runs_in(db)
+    main = [r for r in runs if r[1] == ""]
+    assert len(main) == 1 and main[0][0] == events[0]["extra"]["run_id"]
+    assert [(kind, parent) for _, kind, parent in runs[1:]] == [("retry", main[0][0])] * 5
+    with sqlite3.connect(db) as c:
+        tested = c.execute("SELECT r.test, r.status FROM results r JOIN runs u USING (run_id) "
+                           "WHERE u.kind = 'retry' ORDER BY u.started").fetchall()
+    assert tested.count((broken, "ERROR")) == 5
+    assert [s for t, s in tested if t == flaky] == ["ERROR", "OK"]
+
+
+def test_only_intermittent_failures_exit_zero(tmp_path):
+    seed, _ = seed_where(lambda o: o[:2] == [True, False], 2)
+    flaky, env = flaky_fixture(tmp_path, seed)
+    proc = paralleltest(["--rerun-failures", "1", "--store", "none", "-r", "tbpl", flaky], env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "intermittent (passed on a re-run): %s (failed 1 of 2 attempts: ERROR)" % flaky in proc.stdout
+    assert "TEST-UNEXPECTED" not in proc.stdout
+
+
+def test_a_stopped_run_reports_the_failure_it_did_not_rerun(tmp_path):
+    broken = always_failing(tmp_path)
+    raw = tmp_path / "run.raw"
+    proc = paralleltest(["--rerun-failures", "3", "--max-failures", "1", "--store", "none",
+                         "--log-raw", str(raw), broken])
+    assert proc.returncode == 1
+    ends = ends_of(read_raw(raw), broken)
+    assert len(ends) == 2 and not unexpected(ends[0]) and unexpected(ends[1])
+    assert "not re-run: --max-failures 1 reached" in ends[1]["message"]
+
+
+def test_run_until_failure_stops_at_the_first_failure(tmp_path):
+    # Passes three times, then fails on the fourth run.
+    seed, outcomes = seed_where(lambda o: o == [False, False, False, True], 4)
+    flaky, env = flaky_fixture(tmp_path, seed)
+    raw, db = tmp_path / "run.raw", tmp_path / "history.sqlite"
+    proc = paralleltest(["--run-until-failure", "--log-raw", str(raw), "--store", str(db), flaky], env=env)
+    assert proc.returncode == 1
+    events = read_raw(raw)
+    assert attempts(env["FLAKY_COUNTER"]) == 4
+    assert [e["status"] for e in ends_of(events, flaky)] == ["OK", "OK", "OK", "ERROR"]
+    assert "mozparallel: --run-until-failure: first unexpected result in run 4 of at most 30 (took 4 runs): " \
+           "%s ERROR" % flaky in logged(events)
+    assert [kind for _, kind, _ in runs_in(db)] == ["", "repeat", "repeat", "repeat"]
+
+
+def test_run_until_failure_without_a_failure_stops_at_repeat(tmp_path):
+    ok = write_test(tmp_path, "ok.sh", "echo 1..1; echo ok 1\n")
+    proc = paralleltest(["--run-until-failure", "--repeat", "3", "--store", "none", "-r", "tbpl", ok])
+    assert proc.returncode == 0
+    assert proc.stdout.count("TEST-OK | %s" % ok) == 3
+    assert "--run-until-failure: no unexpected result in 3 run(s)" in proc.stdout
+
+
+def test_history_flaky_rate_over_20_runs(tmp_path):
+    # 20 runs (the run and 19 repeats), 6 failures among them: rate 0.3.
+    seed, outcomes = seed_where(lambda o: sum(o) == 6 and o[0] is False, 20)
+    flaky, env = flaky_fixture(tmp_path, seed)
+    ok = write_test(tmp_path, "ok.sh", "echo 1..1; echo ok 1\n")
+    db = tmp_path / "history.sqlite"
+    proc = paralleltest(["--repeat", "19", "--store", str(db), "-r", "tbpl", flaky, ok], env=env)
+    assert proc.returncode == 1
+    assert "mozparallel: --repeat 19: each test ran 20 time(s)" in proc.stdout
+    assert "unexpected results: %s (unexpected in 6 of 20: ERROR)" % flaky in proc.stdout
+
+    proc = paralleltest(["history", "--flaky", "--runs", "20", "--store", str(db), "--format", "json"])
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["runs"] == 20
+    [row] = report["flaky"]         # ok.sh never changed: not listed
+    assert row["test"] == flaky and row["runs"] == 20 and row["failures"] == 6
+    assert abs(row["rate"] - 0.3) <= 0.1
+    assert row["reruns_for_95"] == 9         # 1 - 0.7^9 = 0.960 >= 0.95 > 1 - 0.7^8 = 0.942
+    assert row["changes"] == sum(1 for a, b in zip(outcomes, outcomes[1:]) if a != b)
+
+    text = paralleltest(["history", "--flaky", "--runs", "20", "--store", str(db)]).stdout
+    assert " 30.0%     6/20               9  " + flaky in text
+
+
+@pytest.mark.parametrize("rate, runs", [(0.3, 9), (0.5, 5), (0.05, 59), (1.0, 1), (0.95, 1), (0.0, None)])
+def test_reruns_for_95_percent_confidence(rate, runs):
+    from mozparallel.flaky import reruns_for_confidence
+
+    n = reruns_for_confidence(rate)
+    assert n == runs
+    if n:
+        assert 1 - (1 - rate) ** n >= 0.95 and (n == 1 or 1 - (1 - rate) ** (n - 1) < 0.95)
+
+
+def test_verify_reports_each_mode(tmp_path):
+    # Three runs alone pass; under load, the second of three fails.
+    seed, _ = seed_where(lambda o: o == [False, False, False, False, True, False], 6)
+    flaky, env = flaky_fixture(tmp_path, seed)
+    ok = write_test(tmp_path, "ok.sh", "echo 1..1; echo ok 1\n")
+    db = tmp_path / "history.sqlite"
+    proc = paralleltest(["--verify", "--repeat", "3", "-j", "2", "--store", str(db), "-r", "tbpl", flaky, ok],
+                        env=env)
+    assert proc.returncode == 1
+    out = proc.stdout
+    assert "mozparallel: --verify: each test 3 time(s) alone, 3 time(s) under load (J=2)" in out
+    assert "mozparallel: verify %s: alone stable (3 run(s)); under load unstable (1 of 3 unexpected: ERROR)" \
+        % flaky in out
+    assert "mozparallel: verify %s: alone stable (3 run(s)); under load stable (3 run(s))" % ok in out
+    assert "mozparallel: --verify: 1 of 2 test(s) unstable" in out
+    # The run itself is recorded first (it starts before its rounds) and is the first run under load.
+    assert [kind for _, kind, _ in runs_in(db)] == [""] + ["verify-alone"] * 3 + ["verify-load"] * 2
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--verify", "--run-until-failure"], "--verify and --run-until-failure cannot be combined"),
+    (["--rerun-failures", "2", "--verify"], "--rerun-failures cannot be combined with --verify"),
+    (["--rerun-failures", "0"], "argument --rerun-failures: must be at least 1: '0'"),
+    (["--repeat", "x"], "argument --repeat: not a count: 'x'"),
+])
+def test_bad_combinations_are_usage_errors(tmp_path, args, message):
+    ok = write_test(tmp_path, "ok.sh", "echo 1..1; echo ok 1\n")
+    proc = paralleltest(args + ["--store", "none", ok])
+    assert proc.returncode == 2
+    assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr

@@ -276,6 +276,14 @@ def test_estimate_uses_history_then_this_runs_durations():
     est.started("b")
     # A test past its expected time is about to end, not negative.
     assert est.remaining({"a": 3.0, "b": 0.5}) == 5.5
+    # This run is 20% slower than its history: once 3 known tests have
+    # ended, what is left is scaled alike.
+    est = RunEstimate(1, {t: 1.0 for t in "abcdef"}, list("abcdef"))
+    for t in "abc":
+        est.started(t)
+        est.ended(t, 1.2)
+    assert abs(est.pace() - 1.2) < 1e-9
+    assert abs(est.remaining({}) - 3.6) < 1e-9
     assert format_seconds(None) == "--" and format_seconds(75) == "1m15s" and format_seconds(3.4) == "3s"
 
 

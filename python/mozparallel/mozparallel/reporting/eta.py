@@ -5,6 +5,11 @@ far. Pure arithmetic; the live view asks, nothing here reads a clock."""
 import heapq
 import statistics
 
+# The pace correction starts once this many tests with history have ended,
+# and never scales by more than these factors.
+PACE_AFTER = 3
+PACE_LIMITS = (0.5, 2.0)
+
 
 def remaining_makespan(running_left, queued, slots):
     """Seconds until the last test ends if the running tests need
@@ -31,6 +36,8 @@ class RunEstimate:
         self.order = list(order)
         self.seen = set()           # started (or ended without starting)
         self.walls = []             # durations of the tests ended in this run
+        self._actual = self._planned = 0.0   # of ended tests with history
+        self._paced = 0
 
     def started(self, test):
         self.seen.add(test)
@@ -39,6 +46,21 @@ class RunEstimate:
         self.seen.add(test)
         if wall is not None:
             self.walls.append(wall)
+            planned = self.expected.get(test)
+            if planned:
+                self._actual += wall
+                self._planned += planned
+                self._paced += 1
+
+    def pace(self):
+        """How this run compares with its history so far: the time the
+        ended tests took over what was expected of them (1 until PACE_AFTER
+        have ended; kept within PACE_LIMITS). A loaded machine stretches
+        every test alike, so the tests still to come are scaled too."""
+        if self._paced < PACE_AFTER or self._planned <= 0:
+            return 1.0
+        low, high = PACE_LIMITS
+        return min(high, max(low, self._actual / self._planned))
 
     def guess(self):
         """Duration assumed for a test without history: the median of what
@@ -56,9 +78,10 @@ class RunEstimate:
         expected = self.expected
         if guess is None and not expected:
             return None
+        pace = self.pace()
         left = []
         for test, elapsed in running_elapsed.items():
-            seconds = expected.get(test, guess)
+            seconds = expected[test] * pace if test in expected else guess
             if seconds is None:
                 continue
             left.append(max(seconds - elapsed, 0.0))
@@ -66,7 +89,7 @@ class RunEstimate:
         for test in self.order:
             if test in self.seen:
                 continue
-            seconds = expected.get(test, guess)
+            seconds = expected[test] * pace if test in expected else guess
             if seconds is None:
                 return None
             queued.append(seconds)

@@ -60,7 +60,9 @@ def add_run_arguments(parser):
     group.add_argument("tests", nargs="*", metavar="TEST",
                        help="test files, directories (their executable files) or manifests (.ini, .toml)")
     group.add_argument("-j", "--jobs", type=_jobs, default=None,
-                       help="tests to run at once (default: the number of CPUs)")
+                       help="tests to run at once, or 'auto' (the default): about one per core for "
+                            "CPU-bound tests, more for tests that mostly wait, capped by the memory "
+                            "their history says they need")
     group.add_argument("-e", "--exec", dest="exec_cmd", default=None, metavar="CMD",
                        help="run CMD FILE for each test; CMD is split like a shell would, never run by one "
                             "(default: execute the file)")
@@ -223,38 +225,53 @@ def add_flaky_arguments(parser):
                             "report whether it is stable in each mode")
 
 
-def _broker(text):
-    from .store.redis_store import check_url
+def _schedule(text):
+    from .schedule.policies import parse_policy
 
     try:
-        check_url(text)
+        parse_policy(text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e))
     return text
 
 
-def add_distributed_arguments(parser):
-    """Dynamic mode on Celery + Redis (read by distributed/coordinator.py)."""
-    group = parser.add_argument_group("Running on many machines")
-    group.add_argument("--broker", type=_broker, default=None, metavar="URL",
-                       help="send each test to the workers ('paralleltest worker --broker URL') of this "
-                            "Redis broker, redis://[:PASSWORD@]HOST:PORT/DB, instead of running it here")
-    group.add_argument("--source-root", default=None, metavar="DIR",
-                       help="with --broker: test paths are sent relative to DIR (default: the current "
-                            "directory); each worker finds them under its own --root")
-    group.add_argument("--visibility-timeout", type=_positive_float, default=None, metavar="S",
-                       help="with --broker: seconds before the test of a vanished worker runs elsewhere "
-                            "(default: --max-time + --kill-grace + 30, else 3600); give workers the same")
+def _chunk_number(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a chunk number: %r" % text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("chunk numbers start at 1: %r" % text)
+    return value
+
+
+def add_chunk_arguments(group):
+    """--total-chunks / --this-chunk (read by schedule/chunks.py)."""
+    group.add_argument("--total-chunks", type=_chunk_number, default=None, metavar="N",
+                       help="split the tests into N chunks of equal expected duration (by history or "
+                            "--runtimes; else by a hash of each test's id)")
+    group.add_argument("--this-chunk", type=_chunk_number, default=None, metavar="K",
+                       help="run chunk K of --total-chunks (1-based; default from $JOB_COMPLETION_INDEX, "
+                            "$TEST_SHARD_INDEX/$TEST_TOTAL_SHARDS or $CI_NODE_INDEX/$CI_NODE_TOTAL)")
+
+
+def add_schedule_arguments(parser):
+    """Order, chunks (read by schedule/)."""
+    group = parser.add_argument_group("Scheduling")
+    group.add_argument("--schedule", type=_schedule, default="history", metavar="POLICY",
+                       help="order of the tests: history (longest first by recorded durations, tests "
+                            "never seen first; the default), list (the order given), or shuffle[:SEED]")
+    add_chunk_arguments(group)
 
 
 def build_parser(prog="paralleltest"):
     parser = _Parser(prog=prog, description="Run test files in parallel; report through mozlog.")
     add_run_arguments(parser)
     add_selection_arguments(parser)
+    add_schedule_arguments(parser)
     add_report_arguments(parser)
     add_store_arguments(parser)
     add_flaky_arguments(parser)
-    add_distributed_arguments(parser)
     add_logging_arguments(parser)
     return parser
 
@@ -281,8 +298,8 @@ def run_from_args(args, topobjdir=None):
 SUBCOMMANDS = {
     "history": "mozparallel.history:main",
     "runtimes": "mozparallel.runtimes:main",
+    "plan": "mozparallel.plan:main",
     "merge": "mozparallel.merge:main",
-    "worker": "mozparallel.distributed.worker:main",
 }
 
 

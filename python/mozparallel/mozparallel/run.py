@@ -16,7 +16,7 @@ from .protocols import make_parser
 from .reporting.run_reporters import RunReporters, check_report_path
 from .reporting.status import RunStatus
 from .resume import load_resumed, replay
-from .schedule import ListOrder
+from .schedule import available_memory, load_history, mark_other_chunks, plan_chunks, plan_run, resolve_chunk
 from .selection import select_tests
 from .selection.listing import write_listing
 from .store.recorder import start_recording
@@ -96,31 +96,53 @@ def setup_logger(options):
     return logger
 
 
-def jobs_for(options):
-    jobs = options.get("jobs")
-    if jobs in (None, "auto"):
-        return os.cpu_count() or 1
-    return jobs
+def _warn(text):
+    print("paralleltest: warning: %s" % text, file=sys.stderr)
+
+
+def choose_chunk(selected, history, options):
+    """Mark the tests of other chunks (``--this-chunk``/``--total-chunks`` or
+    the CI variables); returns (text for the log or None, ids of other chunks)."""
+    try:
+        this, total = resolve_chunk(options.get("total_chunks"), options.get("this_chunk"), os.environ)
+    except ValueError as e:
+        raise UsageError(str(e))
+    if total is None:
+        return None, set()
+    plan = plan_chunks([t.id for t in selected if not t.disabled], total, history)
+    others = mark_other_chunks(selected, plan, this)
+    expected = plan.expected[this - 1]
+    text = "mozparallel: chunk %d of %d by %s: %d tests%s" % (
+        this, total, "expected duration" if plan.method == "duration" else "hash of the test id",
+        len(plan.chunks[this - 1]), "" if expected is None else ", expected %.1fs of work" % expected)
+    return text, others
 
 
 def run(options, topobjdir=None):
     selected, run_info = select_tests(options, topobjdir)
-    # Chunking (issue 8) goes here: mark tests of other chunks with
-    # t.disabled = "another chunk (N of M)" so --list shows the reason.
+    chunked = options.get("total_chunks") or options.get("this_chunk")
+    history = None
+    if not options.get("list") or chunked:
+        history = load_history(options, [t.id for t in selected if not t.disabled], topobjdir,
+                               warn=_warn, tests=selected)
+    chunk_text, other_chunks = choose_chunk(selected, history, options) if history is not None else (None, set())
     if options.get("list"):
         write_listing(sys.stdout, selected, run_info, options.get("format") or "text")
         return EXIT_OK
+    selected = [t for t in selected if t.id not in other_chunks]
     specs, skipped = build_specs(selected, options)
     resumed = load_resumed(options, topobjdir)      # --resume: tests done before are not run
     specs = [s for s in specs if s.id not in resumed]
-    jobs = jobs_for(options)
+    run_plan = plan_run(specs, history, options.get("schedule") or "history", options.get("jobs"),
+                        available=available_memory())
+    jobs = run_plan.jobs
     check_report_path(options)
     flaky = flaky_settings(options)    # --rerun-failures, --repeat, ...: checked before anything starts
     if options.get("verbose") and options.get("log_subtests") is None:
         options["log_subtests"] = "all"     # -v shows every test point
 
     logger = setup_logger(options)
-    scheduler = ListOrder(specs)
+    scheduler = run_plan.scheduler
     reporters = RunReporters(logger, options, jobs, specs, scheduler, topobjdir)
     status = RunStatus()
     logger.add_handler(status)
@@ -138,6 +160,9 @@ def run(options, topobjdir=None):
     rounds = FlakyRounds(flaky, logger, specs, recorder.run_id, run_info, options, topobjdir)
     if recorder.where:
         logger.info("mozparallel: run %s, recorded in %s" % (recorder.run_id, recorder.where))
+    if chunk_text:
+        logger.info(chunk_text)
+    logger.info(run_plan.describe())
     tally = Tally()
     for t in skipped:
         logger.test_start(t.id)
@@ -146,11 +171,7 @@ def run(options, topobjdir=None):
     replay(logger, [t.id for t in selected], resumed, recorder.run_id,
            on_result=lambda end: tally.add(None, end, _NOT_UNEXPECTED))
 
-    make_pool = Pool
-    if options.get("broker"):      # dynamic mode on Celery + Redis: same events, remote workers
-        from .distributed.coordinator import coordinator_factory
-        make_pool = coordinator_factory(options, recorder.run_id)
-    pool = make_pool(
+    pool = Pool(
         events,
         lambda spec: make_parser(spec.protocol, spec.id,
                                  log_subtests=options.get("log_subtests") == "all",

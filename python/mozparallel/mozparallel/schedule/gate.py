@@ -41,6 +41,13 @@ class MemoryGate:
     def remaining(self):
         return self.policy.remaining() + (self._waiting is not None)
 
+    def planned_order(self):
+        return ([self._waiting] if self._waiting is not None else []) + self.policy.planned_order()
+
+    @property
+    def expected(self):
+        return self.policy.expected
+
 
 def available_memory():
     """Bytes the machine has available now (psutil), None if unknown."""

@@ -119,22 +119,9 @@ def load_history(options, test_ids, topobjdir=None, warn=None, tests=None):
 
 
 def _runtimes_for(path, tests, ids):
-    """{id: seconds} from a mozilla-central runtimes file; its keys are paths
-    relative to the source root, so an id or a test path ending in one matches."""
-    from ..runtimes import read_runtimes
+    """{id: seconds} from a mozilla-central runtimes file (runtimes.py reads
+    and matches it: keys are paths relative to the source root)."""
+    from ..runtimes import load_runtimes, match_runtimes
 
-    runtimes = read_runtimes(path)
-    out = {t: runtimes[t] for t in ids if t in runtimes}
-    for t in tests:
-        if t.id in out or t.id not in ids:
-            continue
-        for key in _suffixes(t.path):
-            if key in runtimes:
-                out[t.id] = runtimes[key]
-                break
-    return out
-
-
-def _suffixes(path):
-    parts = path.replace("\\", "/").split("/")
-    return ["/".join(parts[i:]) for i in range(1, len(parts)) if parts[i:]]
+    pairs = [(t.id, t.path) for t in tests if t.id in ids] or [(t, None) for t in ids]
+    return match_runtimes(load_runtimes(path), pairs)

@@ -28,8 +28,9 @@ class _Ordered:
 
     name = "?"
 
-    def __init__(self, specs):
+    def __init__(self, specs, expected=None):
         self._queue = deque(specs)
+        self.expected = dict(expected or {})    # id -> seconds, for the ETA
 
     def next_test(self, slot):
         return self._queue.popleft() if self._queue else None
@@ -43,6 +44,9 @@ class _Ordered:
     def order(self):
         """The ids still to hand out, in order (for plans and tests)."""
         return [s.id for s in self._queue]
+
+    def planned_order(self):
+        return list(self._queue)
 
 
 class ListOrder(_Ordered):
@@ -62,7 +66,7 @@ class LongestFirst(_Ordered):
         unseen = sorted((s for s in specs if history.wall(s.id) is None), key=_path_key)
         known = sorted((s for s in specs if history.wall(s.id) is not None),
                        key=lambda s: (-history.wall(s.id), _path_key(s)))
-        super().__init__(unseen + known)
+        super().__init__(unseen + known, {s.id: history.wall(s.id) for s in known})
         self.unseen = len(unseen)
 
 
@@ -71,11 +75,11 @@ class Shuffled(_Ordered):
 
     name = "shuffle"
 
-    def __init__(self, specs, seed):
+    def __init__(self, specs, seed, expected=None):
         self.seed = seed
         specs = sorted(specs, key=_path_key)
         random.Random(seed).shuffle(specs)
-        super().__init__(specs)
+        super().__init__(specs, expected)
 
 
 def _path_key(spec):
@@ -104,10 +108,11 @@ def make_policy(text, specs, history, new_seed=None):
     """The policy object for ``--schedule`` text. ``shuffle`` without a seed
     gets ``new_seed()`` (random by default), logged so a run can be repeated."""
     name, seed = parse_policy(text)
+    expected = {s.id: history.wall(s.id) for s in specs if history.wall(s.id) is not None}
     if name == "list":
-        return ListOrder(specs)
+        return ListOrder(specs, expected)
     if name == "shuffle":
         if seed is None:
             seed = (new_seed or (lambda: random.SystemRandom().randrange(1, 10 ** 6)))()
-        return Shuffled(specs, seed)
+        return Shuffled(specs, seed, expected)
     return LongestFirst(specs, history)

@@ -101,7 +101,7 @@ def test_rerun_failures_tells_intermittent_from_real(tmp_path):
     assert [e["status"] for e in ends_of(events, ok)] == ["OK"] and "known_intermittent" not in ends_of(events, ok)[0]
 
     messages = logged(events)
-    assert "mozparallel: intermittent (passed on a re-run): %s (failed 2 of 3 attempts: ERROR)" % flaky in messages
+    assert "mozparallel: intermittent (passed on another attempt): %s (failed 2 of 3 attempts: ERROR)" % flaky in messages
     assert "mozparallel: real failures (failed every attempt): %s (failed 6 of 6 attempts: ERROR)" % broken \
         in messages
 
@@ -122,7 +122,19 @@ def test_only_intermittent_failures_exit_zero(tmp_path):
     flaky, env = flaky_fixture(tmp_path, seed)
     proc = paralleltest(["--rerun-failures", "1", "--store", "none", "-r", "tbpl", flaky], env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "intermittent (passed on a re-run): %s (failed 1 of 2 attempts: ERROR)" % flaky in proc.stdout
+    assert "intermittent (passed on another attempt): %s (failed 1 of 2 attempts: ERROR)" % flaky in proc.stdout
+    assert "TEST-UNEXPECTED" not in proc.stdout
+
+
+def test_repeat_with_rerun_failures_judges_by_the_repeats(tmp_path):
+    # Fails, passes, fails over three rounds: intermittent without a re-run.
+    seed, _ = seed_where(lambda o: o[:3] == [True, False, True], 3)
+    flaky, env = flaky_fixture(tmp_path, seed)
+    proc = paralleltest(["--repeat", "2", "--rerun-failures", "3", "--store", "none", "-r", "tbpl", flaky],
+                        env=env)
+    assert proc.returncode == 0, proc.stdout
+    assert attempts(env["FLAKY_COUNTER"]) == 3
+    assert "intermittent (passed on another attempt): %s (failed 2 of 3 attempts: ERROR)" % flaky in proc.stdout
     assert "TEST-UNEXPECTED" not in proc.stdout
 
 

@@ -86,9 +86,10 @@ class RerunLog:
         return [dict(f) for f in self.failures.get(test, [])]
 
     def _as_pending(self, ev):
-        out = _with_extra(ev, "rerun", {"expected": ev.get("expected", "OK" if ev["action"] == "test_end"
-                                                        else "PASS"),
-                                        "note": "failed; re-run after the main run (--rerun-failures)"})
+        default = "OK" if ev["action"] == "test_end" else "PASS"
+        out = _with_extra(ev, "rerun", {
+            "expected": ev.get("expected", default),
+            "note": "failed; judged by the re-runs or repeats that follow (--rerun-failures)"})
         out["expected"] = ev["status"]
         return out
 

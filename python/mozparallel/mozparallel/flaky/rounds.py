@@ -137,20 +137,25 @@ class FlakyRounds:
         return [r for r in self.rounds if r.kind in kinds]
 
     def _main_round(self, pool, scheduler):
-        rnd = Round("", "run 1", pool.options.jobs)
+        rnd = Round("", "run 1", getattr(pool.options, "jobs", 1))
         self.rounds.append(rnd)
         if self.relog is not None:
             self.relog.label = rnd.label
         recorded = pool.on_result
-        # The main pool's own on_result (tally, recorder) stays; we only listen.
-        pool.on_result = lambda spec, end, running: (rnd.outcomes.__setitem__(spec.id, outcome_of(end, running)),
-                                                     recorded(spec, end, running) if recorded else None)
+
+        def on_result(spec, end, running):
+            # The main pool's own on_result (tally, recorder) stays; we only listen.
+            rnd.outcomes[spec.id] = outcome_of(end, running)
+            if recorded is not None:
+                recorded(spec, end, running)
+
+        pool.on_result = on_result
         self.current = pool
         try:
             pool.run(scheduler)
         finally:
             self.current = None
-            rnd.stopped = pool.stop_reason
+            rnd.stopped = getattr(pool, "stop_reason", None)
         return rnd
 
     def _round(self, kind, label, specs, jobs):
@@ -228,18 +233,23 @@ class FlakyRounds:
     def _rerun_lines(self):
         n = self.settings.rerun_failures
         retried = [s.id for s in self.specs if self.history_of(s.id, ("retry",))]
-        if not retried:
-            return []
         intermittent, real = [], []
-        for test in retried:
-            outcomes = self.history_of(test, ("", "repeat", "retry"))
+        for spec in self.specs:
+            outcomes = self.history_of(spec.id, ("", "repeat", "retry"))
             failed = [o for o in outcomes if o.unexpected]
-            note = "%s (failed %d of %d attempts: %s)" % (test, len(failed), len(outcomes),
+            if not failed:
+                continue
+            note = "%s (failed %d of %d attempts: %s)" % (spec.id, len(failed), len(outcomes),
                                                           ", ".join(sorted({o.status for o in failed})))
             (intermittent if len(failed) < len(outcomes) else real).append(note)
+        if not intermittent and not real:
+            return []
         lines = ["mozparallel: --rerun-failures %d: %d test(s) failed and were re-run one at a time"
                  % (n, len(retried))]
-        lines.append("mozparallel: intermittent (passed on a re-run): %s" % ("; ".join(intermittent) or "none"))
+        stopped = self.stop_reason or next((r.stopped for r in self.rounds if r.stopped), None)
+        if stopped:
+            lines[0] += " (the run stopped early, %s: the verdicts below are incomplete)" % stopped
+        lines.append("mozparallel: intermittent (passed on another attempt): %s" % ("; ".join(intermittent) or "none"))
         lines.append("mozparallel: real failures (failed every attempt): %s" % ("; ".join(real) or "none"))
         return lines
 

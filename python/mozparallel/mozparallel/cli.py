@@ -225,6 +225,30 @@ def add_flaky_arguments(parser):
                             "report whether it is stable in each mode")
 
 
+def _broker(text):
+    from .store.redis_store import check_url
+
+    try:
+        check_url(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e))
+    return text
+
+
+def add_distributed_arguments(parser):
+    """Dynamic mode on Celery + Redis (read by distributed/coordinator.py)."""
+    group = parser.add_argument_group("Running on many machines")
+    group.add_argument("--broker", type=_broker, default=None, metavar="URL",
+                       help="send each test to the workers ('paralleltest worker --broker URL') of this "
+                            "Redis broker, redis://[:PASSWORD@]HOST:PORT/DB, instead of running it here")
+    group.add_argument("--source-root", default=None, metavar="DIR",
+                       help="with --broker: test paths are sent relative to DIR (default: the current "
+                            "directory); each worker finds them under its own --root")
+    group.add_argument("--visibility-timeout", type=_positive_float, default=None, metavar="S",
+                       help="with --broker: seconds before the test of a vanished worker runs elsewhere "
+                            "(default: --max-time + --kill-grace + 30, else 3600); give workers the same")
+
+
 def _schedule(text):
     from .schedule.policies import parse_policy
 
@@ -272,6 +296,7 @@ def build_parser(prog="paralleltest"):
     add_report_arguments(parser)
     add_store_arguments(parser)
     add_flaky_arguments(parser)
+    add_distributed_arguments(parser)
     add_logging_arguments(parser)
     return parser
 
@@ -300,6 +325,7 @@ SUBCOMMANDS = {
     "runtimes": "mozparallel.runtimes:main",
     "plan": "mozparallel.plan:main",
     "merge": "mozparallel.merge:main",
+    "worker": "mozparallel.distributed.worker:main",
 }
 
 

@@ -171,7 +171,11 @@ def run(options, topobjdir=None):
     replay(logger, [t.id for t in selected], resumed, recorder.run_id,
            on_result=lambda end: tally.add(None, end, _NOT_UNEXPECTED))
 
-    pool = Pool(
+    make_pool = Pool
+    if options.get("broker"):      # dynamic mode on Celery + Redis: same events, remote workers
+        from .distributed.coordinator import coordinator_factory
+        make_pool = coordinator_factory(options, recorder.run_id)
+    pool = make_pool(
         events,
         lambda spec: make_parser(spec.protocol, spec.id,
                                  log_subtests=options.get("log_subtests") == "all",

@@ -8,6 +8,7 @@ pool decides when silence means "kill"; ``kill.py`` knows how.
 """
 
 import codecs
+import errno
 import os
 import selectors
 import signal
@@ -18,10 +19,19 @@ from ..protocols import ExitInfo
 from ..protocols.base import apply_expected_outcome
 from . import kill
 from .metrics import Sampler
-from .process import TOKEN_VAR, spawn
+from .process import TOKEN_VAR, spawn, start_guardian
 
 READ_SIZE = 1 << 16
-_STDOUT, _STDERR, _PIDFD, _WAKEUP = range(4)
+_STDOUT, _STDERR, _PIDFD, _WAKEUP, _STRAY = range(5)
+# A line is held until it ends, as a list of the pieces read (joined once,
+# so a long line costs linear time); one longer than about MAX_LINE (a test
+# printing 100 MB without a newline) is handed on in pieces of that size.
+MAX_LINE = 8 << 20
+MAX_LINE_PIECES = MAX_LINE // READ_SIZE
+# Once a test's main process has exited, what it left behind holding its
+# output open gets this long (or the silent --timeout, if longer) before it
+# is ended as a leak: waiting for end of file must never hang the run.
+EXIT_LINGER = 5.0
 # After SIGKILL, how long to wait for the pipes to close before giving up on
 # them (a process we could not see still holds them).
 KILL_SETTLE = 5.0
@@ -69,7 +79,7 @@ class Running:
         "spec", "proc", "parser", "slot", "token", "started", "started_wall",
         "last_output", "bufs", "decoders", "open_fds", "reaped", "kill_stage",
         "kill_deadline", "end_reason", "end_kind", "unexpected", "pid_text",
-        "stderr_text",
+        "stderr_text", "exited_at", "leaked", "killed",
     )
 
     def __init__(self, spec, parser, slot, token):
@@ -87,10 +97,13 @@ class Running:
         self.kill_stage = 0
         self.kill_deadline = None
         self.end_reason = None
-        self.end_kind = None            # "timeout" or "stopped"
+        self.end_kind = None            # "timeout", "stopped" or "leak"
         self.unexpected = False
         self.pid_text = ""
         self.stderr_text = ""
+        self.exited_at = None           # when the main process was reaped
+        self.leaked = []                # "pid (command line)" of processes it left
+        self.killed = set()             # pids we signalled to end it
 
 
 class Pool:
@@ -115,11 +128,20 @@ class Pool:
         self._wakeup_r = self._wakeup_w = None
         self.scheduler = None
         self.sampler = Sampler(enabled=options.sample_metrics)
+        self.watch = None                   # kill.ChildWatch, from run()
+        self.strays = kill.Strays()         # leaked processes being ended
+        self.guardian = None
+        self.finished_ids = set()           # tests that ended on their own (not stopped)
+        self._test_of_token = {}
 
     # -- public ------------------------------------------------------------
     def run(self, scheduler):
         self.scheduler = scheduler
         kill.become_subreaper()
+        self.watch = kill.ChildWatch()
+        self.guardian = start_guardian(self._run_token + "-", self.options.kill_grace)
+        if self.guardian is not None:
+            self.watch.ignored.add(self.guardian.pid)
         self._wakeup_r, self._wakeup_w = os.pipe()
         os.set_blocking(self._wakeup_r, False)
         os.set_blocking(self._wakeup_w, False)
@@ -128,6 +150,9 @@ class Pool:
             self._loop(scheduler)
         finally:
             self._end_all_now()
+            if self.guardian is not None:
+                self.guardian.done()
+            self.watch.close()
             self.sel.unregister(self._wakeup_r)
             os.close(self._wakeup_r)
             os.close(self._wakeup_w)
@@ -154,7 +179,7 @@ class Pool:
                 self._stop_running()
             else:
                 self._fill(scheduler)
-            if not self.running:
+            if not self.running and not self.strays.by_fd:
                 break
             timeout = _sooner(self._next_deadline(), self.sampler.next_due())
             if self.on_tick is not None:
@@ -165,6 +190,9 @@ class Pool:
                     self._read(r, key.fd, kind)
                 elif kind == _PIDFD:
                     self._reaped(r)
+                elif kind == _STRAY:
+                    self.sel.unregister(key.fd)
+                    self.strays.ended(key.fd)
                 else:
                     try:
                         os.read(self._wakeup_r, 512)
@@ -199,6 +227,7 @@ class Pool:
         slot = self.free_slots.pop()
         self._seq += 1
         token = "%s-%d" % (self._run_token, self._seq)
+        self._test_of_token[token] = spec.id
         parser = self.make_parser(spec)
         r = Running(spec, parser, slot, token)
         self.events.emit({"action": "test_start", "test": spec.id})
@@ -238,11 +267,23 @@ class Pool:
         if decoder is None:
             decoder = r.decoders[fd] = codecs.getincrementaldecoder("utf-8")("replace")
         text = decoder.decode(data)
-        buf = r.bufs.get(fd)
-        if buf:
-            text = buf + text
-        lines = text.split("\n")
-        r.bufs[fd] = lines.pop()
+        pending = r.bufs.get(fd)        # pieces of an unfinished line, joined once it ends
+        if "\n" not in text:
+            if pending is None:
+                r.bufs[fd] = [text]
+                return
+            pending.append(text)
+            if len(pending) < MAX_LINE_PIECES:
+                return
+            lines = ["".join(pending)]
+            r.bufs[fd] = None
+        else:
+            if pending is not None:
+                pending.append(text)
+                text = "".join(pending)
+            lines = text.split("\n")
+            rest = lines.pop()
+            r.bufs[fd] = [rest] if rest else None
         if kind == _STDOUT:
             self._feed(r, lines)
         else:
@@ -272,7 +313,7 @@ class Pool:
 
     def _eof(self, r, fd, kind):
         decoder = r.decoders.get(fd)
-        tail = (r.bufs.pop(fd, "") or "") + (decoder.decode(b"", True) if decoder else "")
+        tail = "".join(r.bufs.pop(fd, None) or ()) + (decoder.decode(b"", True) if decoder else "")
         if tail:
             if kind == _STDOUT:
                 self._feed(r, [tail])
@@ -293,6 +334,8 @@ class Pool:
         r.proc.close_pidfd()
         if not r.open_fds:
             self._complete(r)
+        else:
+            r.exited_at = time.monotonic()
 
     # -- time --------------------------------------------------------------
     def _limits(self, r):
@@ -315,7 +358,14 @@ class Pool:
                 if max_time:
                     d2 = r.started + max_time
                     d = d2 if d is None else min(d, d2)
+                if r.exited_at is not None:
+                    d2 = r.exited_at + max(EXIT_LINGER, timeout or 0)
+                    d = d2 if d is None else min(d, d2)
             if d is not None and (soonest is None or d < soonest):
+                soonest = d
+        if self.strays.by_fd:
+            d = self.strays.next_deadline()
+            if soonest is None or d < soonest:
                 soonest = d
         if soonest is None:
             return None
@@ -333,6 +383,12 @@ class Pool:
                 self._begin_kill(r, "timeout", "no output for %gs; killed with its process tree" % timeout)
             elif max_time and now - r.started >= max_time:
                 self._begin_kill(r, "timeout", "ran longer than --max-time %gs; killed with its process tree" % max_time)
+            elif r.exited_at is not None and now - r.exited_at >= max(EXIT_LINGER, timeout or 0):
+                self._begin_kill(r, "leak", "exited, but processes it left kept its output open for %gs"
+                                 % max(EXIT_LINGER, timeout or 0))
+        if self.strays.by_fd:
+            for fd in self.strays.due(now, KILL_SETTLE):
+                self.sel.unregister(fd)
 
     # -- ending tests ------------------------------------------------------
     def _begin_kill(self, r, kind, reason, grace=None):
@@ -340,9 +396,11 @@ class Pool:
             return
         r.end_kind, r.end_reason = kind, reason
         grace = self.options.kill_grace if grace is None else grace
-        pids = kill.tree_pids(r.proc.pid, r.token)
-        if r.reaped is None:
-            pids.add(r.proc.pid)
+        pids = self._tree(r)
+        r.killed |= pids
+        if r.reaped is not None and pids:
+            # The main process has exited: whatever is left is a leak.
+            r.leaked = self._report_leaks(r.spec.id, pids)
         if grace > 0:
             kill.signal_pids(pids, signal.SIGTERM)
             kill.signal_group(r.proc.pid, signal.SIGTERM)
@@ -356,9 +414,8 @@ class Pool:
 
     def _escalate(self, r, now):
         if r.kill_stage == 1:
-            pids = kill.tree_pids(r.proc.pid, r.token)
-            if r.reaped is None:
-                pids.add(r.proc.pid)
+            pids = self._tree(r)
+            r.killed |= pids
             kill.signal_pids(pids, signal.SIGKILL)
             kill.signal_group(r.proc.pid, signal.SIGKILL)
             r.kill_stage = 2
@@ -383,11 +440,19 @@ class Pool:
                                  grace=0 if self.stop_hard else None)
             elif self.stop_hard and r.kill_stage == 1:
                 self._escalate(r, time.monotonic())
+        if self.stop_hard and self.strays.by_fd:
+            self.strays.hurry()
+
+    def _tree(self, r):
+        """Live pids of ``r``'s test: its main process unless reaped, its
+        descendants, and adopted processes carrying its token."""
+        return kill.tree_pids(r.proc.pid, r.token, self.watch, self.running,
+                              include_main=r.reaped is None)
 
     def _end_all_now(self):
         """Last resort (an exception in the loop): leave no process behind."""
         for r in list(self.running.values()):
-            pids = kill.tree_pids(r.proc.pid, r.token)
+            pids = self._tree(r)
             pids.add(r.proc.pid)
             kill.signal_pids(pids, signal.SIGKILL)
             kill.signal_group(r.proc.pid, signal.SIGKILL)
@@ -396,16 +461,27 @@ class Pool:
             except ChildProcessError:
                 pass
         self.running.clear()
-        kill.reap_adopted()
+        for fd in list(self.strays.by_fd):
+            self.sel.unregister(fd)
+        self.strays.kill_all()
+        prefix = self._run_token + "-"
+        for pid in self.watch.unknown(()):
+            if (kill.token_of(pid) or "").startswith(prefix):
+                kill.signal_pids(kill.descendants([pid]), signal.SIGKILL)
+        kill.reap_adopted(self.watch)
 
     def _complete(self, r):
         """The process is reaped and its pipes are closed: report it."""
         self.running.pop(r.proc.pid, None)
         reaped = r.reaped
-        leaked = []
+        leaked = r.leaked
         self.sampler.last_look(r.token, self.running)
-        if kill.group_alive(r.proc.pid):
-            leaked = self._kill_leaks(r)
+        # The one look per test for processes it left: every one of them is
+        # now our child (we are a subreaper), so one read of our children
+        # list finds them, whatever session or group they moved to.
+        adopted = self.watch.unknown(self.running)
+        if adopted:
+            leaked = leaked + self._adopted_leaks(r, adopted)
         exit = ExitInfo(returncode=None)
         if reaped is not None:
             if reaped.returncode < 0:
@@ -417,21 +493,71 @@ class Pool:
         elif r.end_kind == "stopped":
             exit.stopped = r.end_reason
         elif leaked and not self.options.allow_leaks:
-            exit.stopped = "left %d process(es) running after it exited" % len(leaked)
+            exit.stopped = ("left %d process(es) running after it exited: %s"
+                            % (len(leaked), ", ".join(leaked)))
         self._finish(r, exit, leaked)
 
-    def _kill_leaks(self, r):
-        pids = kill.tree_pids(r.proc.pid, r.token)
-        described = []
-        for pid in sorted(pids):
-            described.append("%d (%s)" % (pid, _cmdline(pid)))
-        kill.signal_pids(pids, signal.SIGKILL)
-        kill.signal_group(r.proc.pid, signal.SIGKILL)
-        if described:
-            self.events.emit({"action": "log", "level": "ERROR" if not self.options.allow_leaks else "WARNING",
-                              "message": "%s leaked processes: %s" % (r.spec.id, ", ".join(described))})
-        kill.reap_adopted(exclude=self.running.keys())
+    def _adopted_leaks(self, r, adopted):
+        """Sort the runner's unexpected children: zombies are reaped,
+        those of tests still running are left to them, the runner's own
+        are ignored from now on, and the rest, with their descendants, are
+        reported and ended. Returns what ``r`` leaked."""
+        running_tokens = {x.token for x in self.running.values()}
+        my_session = os.getsid(0)
+        mine, earlier, dying = [], {}, []
+        for pid in adopted:
+            if kill.is_zombie(pid):
+                kill.reap(pid)
+                continue
+            if pid in r.killed:
+                dying.append(pid)   # killed with the test and on its way out
+                continue
+            owner = kill.token_of(pid)
+            if owner is None:
+                sid = kill.session_of(pid)
+                if sid is None:
+                    continue
+                if sid == my_session:
+                    self.watch.ignored.add(pid)     # started by the runner itself
+                    continue
+                owner = next((x.token for x in self.running.values() if x.proc.pid == sid), r.token)
+            if owner in running_tokens:
+                continue
+            if owner == r.token or owner not in self._test_of_token:
+                mine.append(pid)
+            else:
+                earlier.setdefault(self._test_of_token[owner], []).append(pid)
+        if dying:
+            for fd in self.strays.add(dying, time.monotonic() + KILL_SETTLE, signal.SIGKILL):
+                self.sel.register(fd, selectors.EVENT_READ, (None, _STRAY))
+        for test, roots in sorted(earlier.items()):
+            pids = kill.descendants(roots)
+            self._report_leaks(test, pids, late=True)
+            self._end_strays(pids)
+        if not mine:
+            return []
+        pids = kill.descendants(mine)
+        described = self._report_leaks(r.spec.id, pids)
+        self._end_strays(pids)
         return described
+
+    def _report_leaks(self, test, pids, late=False):
+        """The mozlog ``log`` naming each leaked pid and command line."""
+        described = ["%d (%s)" % (pid, kill.cmdline(pid)) for pid in sorted(pids)]
+        if described:
+            self.events.emit({
+                "action": "log", "level": "WARNING" if self.options.allow_leaks else "ERROR",
+                "message": "%s leaked %d process(es)%s: %s" % (
+                    test, len(described), " (found after its result)" if late else "",
+                    ", ".join(described)),
+            })
+        return described
+
+    def _end_strays(self, pids):
+        """SIGTERM now, SIGKILL after --kill-grace (kill.Strays)."""
+        grace = self.options.kill_grace if not self.stop_hard else 0
+        for fd in self.strays.add(pids, time.monotonic() + grace):
+            self.sel.register(fd, selectors.EVENT_READ, (None, _STRAY))
 
     def _finish(self, r, exit, leaked=()):
         evs = r.parser.finish(exit)
@@ -451,6 +577,8 @@ class Pool:
         self.free_slots.append(r.slot)
         if r.unexpected:
             self.unexpected_count += 1
+        if r.end_kind != "stopped":
+            self.finished_ids.add(r.spec.id)
         if self.on_result is not None:
             self.on_result(r.spec, end, r)
         opts = self.options
@@ -477,20 +605,30 @@ def is_unexpected(ev):
     return expected is not None and expected != ev.get("status") and ev.get("status") != "SKIP"
 
 
-def _cmdline(pid):
-    try:
-        with open("/proc/%d/cmdline" % pid, "rb") as f:
-            return f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip() or "?"
-    except OSError:
-        return "?"
-
-
 def _os_error_text(e, argv):
-    if isinstance(e, OSError):
-        text = e.strerror or str(e)
-        name = e.filename or (argv[0] if argv else "")
-        return "%s: %s" % (text, name)
-    return str(e)
+    """The OS error of a test that could not start, naming what was missing."""
+    if not isinstance(e, OSError):
+        return str(e)
+    name = e.filename or (argv[0] if argv else "")
+    text = "%s: %s" % (e.strerror or str(e), name)
+    if e.errno == errno.ENOENT and name and os.path.isfile(name):
+        interpreter = _shebang(name)
+        if interpreter:
+            text = "bad interpreter %s (the #! line of %s): %s" % (interpreter, name, e.strerror)
+    elif e.errno == errno.ENOEXEC:
+        text += " (neither a binary nor a script with a #! line)"
+    return text
+
+
+def _shebang(path):
+    try:
+        with open(path, "rb") as f:
+            first = f.readline(512)
+    except OSError:
+        return None
+    if not first.startswith(b"#!"):
+        return None
+    return first[2:].strip().decode("utf-8", "replace") or None
 
 
 def subprocess_error():

@@ -15,6 +15,7 @@ waited for, peak RSS) is exact.
 
 import os
 import subprocess
+import sys
 from dataclasses import dataclass
 
 # The environment variable that marks every process of a test, so that
@@ -83,3 +84,39 @@ class TestProcess:
 def spawn(argv, cwd=None, env=None):
     """Start a test; raises OSError when it cannot be started."""
     return TestProcess(argv, cwd=cwd, env=env)
+
+
+class Guardian:
+    """The run's guardian process (guardian.py): ends the run's tests if the
+    runner dies without ending them. ``done()`` at a normal end."""
+
+    def __init__(self, token_prefix, grace):
+        env = {k: v for k, v in os.environ.items() if k != TOKEN_VAR}
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "guardian.py")
+        self.popen = subprocess.Popen(
+            [sys.executable, "-I", "-S", script, token_prefix, repr(float(grace))],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=env, start_new_session=True,
+        )
+        self.pid = self.popen.pid
+
+    def done(self):
+        """The run ended normally: let the guardian exit without doing anything."""
+        try:
+            self.popen.stdin.write(b"done")
+            self.popen.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.popen.wait(5)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait()
+
+
+def start_guardian(token_prefix, grace):
+    """Start the guardian; None if it cannot be started (the run goes on)."""
+    try:
+        return Guardian(token_prefix, grace)
+    except OSError:
+        return None

@@ -198,3 +198,51 @@ def test_two_workers_then_one_vanishes_mid_test(fleet, tmp_path):
     rows = db.execute("SELECT test FROM results WHERE run_id = ?", (run_id,)).fetchall()
     db.close()
     assert sorted(r[0] for r in rows) == sorted(names)
+
+
+def test_coordinator_killed_then_resumed(fleet, tmp_path):
+    broker, workers, coordinator, names = fleet
+    store = tmp_path / "history.sqlite"
+    first = tmp_path / "first.log"
+    env = dict(os.environ)
+    env.pop("MOZ_OBJDIR", None)
+    run = subprocess.Popen([VENV_PYTHON, "-m", "mozparallel"] + coordinator_args(broker, first, store, names),
+                           cwd=coordinator, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while sum(1 for line in _lines(first) if '"test_end"' in line) < 3:
+        assert time.monotonic() < deadline and run.poll() is None
+        time.sleep(0.05)
+    run.kill()          # the coordinator vanishes; the workers carry on with the queue
+    run.wait()
+    events = read_raw(first)
+    run_id = events[0]["extra"]["run_id"]
+    before = {e["test"] for e in events if e["action"] == "test_end"}
+    assert 3 <= len(before) < len(names)
+
+    second = tmp_path / "second.log"
+    proc = paralleltest(coordinator_args(broker, second, store, names) + ["--resume", run_id],
+                        cwd=coordinator, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    resumed = read_raw(second)
+    ends = check_once(resumed, names)
+    assert {t for t, e in ends.items() if e["extra"].get("resumed_from") == run_id} == before
+    # Every test started once on the workers over both coordinators: nothing ran twice.
+    import redis
+    client = redis.Redis.from_url(broker)
+    started = [f[b"test"].decode() for _, f in client.xrange("mozparallel:dist:%s:stream" % run_id)
+               if f[b"kind"] == b"started"]
+    client.close()
+    assert sorted(started) == sorted(names)
+
+    merged = tmp_path / "merged.log"
+    proc = paralleltest(["merge", str(first), str(second), "--log-raw", str(merged), "-r", "tbpl"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert sorted(e["test"] for e in read_raw(merged) if e["action"] == "test_end") == sorted(names)
+
+
+def _lines(path):
+    try:
+        with open(path) as f:
+            return f.readlines()
+    except OSError:
+        return []

@@ -14,7 +14,7 @@ import time
 
 from ..cli import UsageError
 from . import results
-from .app import TASK_NAME, make_app, visibility_timeout
+from .app import QUEUE, TASK_NAME, make_app, visibility_timeout
 
 # How long one wait on the stream lasts: the live view's tick.
 BLOCK_MS = 100
@@ -107,10 +107,19 @@ class Coordinator:
             last_id = "0-0"
             for test, result in stored.items():
                 self._result(test, result)
+            held = set()
+            if self.run_options.get("resume"):
+                # Sent by the coordinator that died and still queued or running: not sent again.
+                held = results.in_broker(self.client, QUEUE, [results.task_id(self.run_id, t) for t in self.pending])
             app = make_app(self.broker, self.visibility)
             for p in payloads:
-                if p["test"] in self.pending:
-                    app.send_task(TASK_NAME, args=[p], task_id=results.task_id(self.run_id, p["test"]))
+                tid = results.task_id(self.run_id, p["test"])
+                if p["test"] in self.pending and tid not in held:
+                    app.send_task(TASK_NAME, args=[p], task_id=tid)
+            if held:
+                self.events.emit({"action": "log", "level": "INFO",
+                                  "message": "mozparallel: %d tests of run %s are still queued or running; "
+                                             "not sent again" % (len(held), self.run_id)})
             self.events.flush()
             while self.pending and self.stop_reason is None:
                 for entry_id, fields in results.read_stream(self.client, self.run_id, last_id, BLOCK_MS):

@@ -73,3 +73,30 @@ def read_stream(client, run_id, last_id, block_ms):
         for entry_id, fields in entries:
             out.append((entry_id.decode(), {k.decode(): v.decode() for k, v in fields.items()}))
     return out
+
+
+def in_broker(client, queue, task_ids):
+    """The ids among ``task_ids`` of tasks the Redis broker still holds:
+    waiting in the queue, or delivered to a worker and not acknowledged
+    (running, or to be redelivered when its worker is gone). Reads kombu's
+    Redis layout: the queue's lists (one per priority step) and ``unacked``."""
+    wanted = set(task_ids)
+    found = set()
+    raw = []
+    for key in [queue] + ["%s\x06\x16%d" % (queue, p) for p in (3, 6, 9)]:
+        raw.extend(client.lrange(key, 0, -1))
+    for value in client.hvals("unacked"):
+        try:
+            raw.append(json.loads(value)[0])    # [message, exchange, routing key]
+        except (ValueError, IndexError, TypeError):
+            pass
+    for message in raw:
+        try:
+            if not isinstance(message, dict):
+                message = json.loads(message)
+            task = message["headers"]["id"]
+        except (ValueError, KeyError, TypeError):
+            continue
+        if task in wanted:
+            found.add(task)
+    return found

@@ -326,6 +326,7 @@ SUBCOMMANDS = {
     "plan": "mozparallel.plan:main",
     "merge": "mozparallel.merge:main",
     "worker": "mozparallel.distributed.worker:main",
+    "simulate": "mozparallel.simulate:main",
 }
 
 

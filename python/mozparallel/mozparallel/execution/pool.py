@@ -493,8 +493,8 @@ class Pool:
         elif r.end_kind == "stopped":
             exit.stopped = r.end_reason
         elif leaked and not self.options.allow_leaks:
-            exit.stopped = ("left %d process(es) running after it exited: %s"
-                            % (len(leaked), ", ".join(leaked)))
+            why = r.end_reason if r.end_kind == "leak" else "left %d process(es) running after it exited" % len(leaked)
+            exit.stopped = "%s: %s" % (why, ", ".join(leaked))
         self._finish(r, exit, leaked)
 
     def _adopted_leaks(self, r, adopted):

@@ -11,6 +11,7 @@ from mozlog import commandline
 
 from .cli import REPORTERS, UsageError
 from .events import EventLog
+from .interrupt import Interrupts, resume_hint
 from .execution.pool import Pool, PoolOptions, TestSpec, is_unexpected
 from .protocols import make_parser
 from .reporting.run_reporters import RunReporters, check_report_path
@@ -194,20 +195,15 @@ def run(options, topobjdir=None):
                                               recorder.on_result(spec, end, running)),
         on_tick=reporters.on_tick,
     )
-    interrupted = []
-
-    def on_signal(signum, frame):
-        interrupted.append(signum)
-        name = signal.Signals(signum).name
-        rounds.stop("interrupted by %s" % name, hard=len(interrupted) > 1)   # the pool running now
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    # First SIGINT/SIGTERM: graceful stop; second: at once (interrupt.py).
+    # The handlers stay until the logs are closed.
+    interrupts = Interrupts(rounds.stop)   # stops the pool running now
+    interrupted = interrupts.received
+    interrupts.install()
     started = time.monotonic()
     try:
         rounds.run(pool, scheduler)     # the main run, and any re-runs/repeats (flaky/)
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
         recorder.end("INTERRUPTED" if interrupted else "UNEXPECTED" if status.any_unexpected else "OK")
         recorder.close()
         reporters.end_of_run()
@@ -216,8 +212,12 @@ def run(options, topobjdir=None):
         events.flush()
         logger.shutdown()
         reporters.write_reports()
+        interrupts.restore()
     if interrupted:
-        return EXIT_SIGNAL.get(interrupted[0], 130)
+        finished = getattr(pool, "finished_ids", set())
+        print(resume_hint(recorder.run_id, bool(recorder.where), [s for s in specs if s.id not in finished],
+                          len(specs)), file=sys.stderr)
+        return interrupts.exit_status
     return EXIT_UNEXPECTED if status.any_unexpected else EXIT_OK
 
 

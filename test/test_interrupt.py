@@ -63,6 +63,18 @@ def test_sigint_after_a_few_finish(tmp_path, marker):
     assert "rerun the tests that did not finish with:" in err
     assert run_id in err
     assert wait_gone(marker) == []
+    # The printed command runs exactly the tests that did not finish.
+    command = err.strip().splitlines()[-1].split()
+    assert command[0] == "paralleltest" and command[-2:] == ["--resume", run_id]
+    env = dict(os.environ, MOZPARALLEL_TEST_MARKER=marker)
+    env.pop("MOZ_OBJDIR", None)
+    again = subprocess.run([VENV_PYTHON, "-m", "mozparallel"] + command[1:] + ["--log-raw", "again.log"],
+                           cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0, again.stderr
+    ran = {e["test"] for e in read_raw(tmp_path / "again.log")
+           if e["action"] == "test_end" and "resumed_from" not in (e.get("extra") or {})}
+    assert ran == {"t%02d.sh" % i for i in range(40)} - set(finished_before) - (set(ends) - stopped)
+    assert wait_gone(marker) == []
 
 
 def test_sigterm_exits_143(tmp_path, marker):

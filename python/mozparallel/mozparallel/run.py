@@ -191,8 +191,11 @@ def run(options, topobjdir=None):
             max_failures=options.get("max_failures"),
             allow_leaks=bool(options.get("allow_leaks")),
         ),
+        # A test ended by the runner (interrupt, --max-failures) has no
+        # complete result: not recorded, so --resume runs it again.
         on_result=lambda spec, end, running: (tally.add(spec, end, running),
-                                              recorder.on_result(spec, end, running)),
+                                              getattr(running, "end_kind", None) == "stopped"
+                                              or recorder.on_result(spec, end, running)),
         on_tick=reporters.on_tick,
     )
     # First SIGINT/SIGTERM: graceful stop; second: at once (interrupt.py).

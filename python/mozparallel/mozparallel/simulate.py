@@ -18,10 +18,12 @@ from .schedule.chunks import hash_chunk, plan_chunks
 from .schedule.decide import expected_makespan
 from .schedule.history import Figures, TestHistory
 
-# Seconds a test costs the dynamic mode on top of running it (task, result
-# hash and stream, coordinator), measured here with 2 workers x 2 jobs on
-# 300 tiny tests; see docs/distributed.md.
-DEFAULT_OVERHEAD = 0.012
+# Seconds a test costs the dynamic mode on top of running it (task, one-test
+# pool and its guardian, result hash and stream, coordinator), measured here
+# with 2 workers x 2 jobs on 300 tiny tests (48 ms of slot time a test, of
+# which about 20 ms is the guardian each one-test pool starts); see
+# docs/distributed.md.
+DEFAULT_OVERHEAD = 0.05
 POLICIES = ("count", "hash", "duration", "dynamic")
 
 

@@ -94,3 +94,84 @@ def test_command_line_chunk_wins_over_environment():
 def test_bad_chunk_settings(total, this, env, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         resolve_chunk(total, this, env)
+
+
+# -- real runs ---------------------------------------------------------------------
+
+def _gen_skewed(out):
+    import subprocess
+    import sys
+    subprocess.run([sys.executable, os.path.join(SHARED_BENCH, "gen_suite.py"), "--profile", "skewed",
+                    "--total", "14", "--n", "60", "--out", str(out)], check=True, capture_output=True)
+    with open(os.path.join(str(out), "tests.txt")) as f:
+        return [os.path.join(str(out), line.strip()) for line in f if line.strip()]
+
+
+def test_four_chunk_runs_with_history_run_every_test_once(tmp_path):
+    """A skewed suite (60 tests, 14 s of sleep, long tails): after one run
+    has recorded history, --total-chunks 4 gives chunks within 5% of each
+    other, and the four chunk runs (at once, as four CI machines would)
+    together run every test exactly once."""
+    import subprocess
+
+    from conftest import VENV_PYTHON
+
+    files = _gen_skewed(tmp_path / "suite")
+    objdir = tmp_path / "obj"
+    first = paralleltest(["-j", "14", "-r", "tap", "--objdir", str(objdir)] + files, cwd=tmp_path)
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr
+
+    plan = paralleltest(["plan", "--objdir", str(objdir), "--total-chunks", "4", "--format", "json"] + files,
+                        cwd=tmp_path)
+    assert plan.returncode == 0, plan.stderr
+    doc = json.loads(plan.stdout)
+    assert doc["method"] == "duration" and doc["known"] == 60
+    seconds = [c["expected_seconds"] for c in doc["chunks"]]
+    assert max(seconds) / min(seconds) <= 1.05, seconds
+
+    env = dict(os.environ)
+    env.pop("MOZ_OBJDIR", None)
+    procs = []
+    for k in range(1, 5):
+        raw = tmp_path / ("chunk%d.raw" % k)
+        procs.append((k, raw, subprocess.Popen(
+            [VENV_PYTHON, "-m", "mozparallel", "-r", "tap", "--objdir", str(objdir), "--log-raw", str(raw),
+             "--total-chunks", "4", "--this-chunk", str(k)] + files,
+            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)))
+    ran = []
+    for k, raw, proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, out[-2000:] + err
+        events = read_raw(raw)
+        ids = [e["test"] for e in events if e["action"] == "test_end"]
+        assert all(e["status"] == "OK" for e in events if e["action"] == "test_end")
+        assert sorted(ids) == sorted(doc["chunks"][k - 1]["tests"])      # what plan said
+        logs = [e["message"] for e in events if e["action"] == "log"]
+        assert any(m.startswith("mozparallel: chunk %d of 4 by expected duration" % k) for m in logs)
+        ran += ids
+    assert sorted(ran) == sorted(os.path.relpath(f, str(tmp_path)) for f in files)
+
+
+def test_list_shows_the_chunk_of_the_others(tmp_path):
+    files = [os.path.basename(f) for f in _gen_skewed(tmp_path)][:8]
+    proc = paralleltest(["--list", "--total-chunks", "3", "--this-chunk", "2", "--store", "none"] + files,
+                        cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    others = [line for line in proc.stdout.splitlines() if "another chunk" in line]
+    here = [line for line in proc.stdout.splitlines() if line.startswith("RUN")]
+    assert len(others) + len(here) == 8
+    for line in others:
+        name = line.split()[1]
+        assert line.endswith("another chunk (%d of 3)" % (hash_chunk(name, 3) + 1))
+
+
+def test_chunk_index_from_kubernetes_and_bad_values(tmp_path):
+    files = [os.path.basename(f) for f in _gen_skewed(tmp_path)][:6]
+    proc = paralleltest(["--list", "--total-chunks", "2", "--store", "none"] + files, cwd=tmp_path,
+                        env={"JOB_COMPLETION_INDEX": "1"})
+    assert proc.returncode == 0, proc.stderr
+    assert all(line.endswith("another chunk (1 of 2)") for line in proc.stdout.splitlines() if "chunk" in line)
+    bad = paralleltest(["--total-chunks", "2", "--this-chunk", "3"] + files, cwd=tmp_path)
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == "paralleltest: error: chunk 3 (from --this-chunk) is not between 1 and " \
+                                 "--total-chunks 2"

@@ -259,6 +259,15 @@ def _schedule(text):
     return text
 
 
+def _memory_size(text):
+    from .schedule.gate import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e))
+
+
 def _chunk_number(text):
     try:
         value = int(text)
@@ -285,6 +294,9 @@ def add_schedule_arguments(parser):
     group.add_argument("--schedule", type=_schedule, default="history", metavar="POLICY",
                        help="order of the tests: history (longest first by recorded durations, tests "
                             "never seen first; the default), list (the order given), or shuffle[:SEED]")
+    group.add_argument("--max-memory", type=_memory_size, default=None, metavar="SIZE",
+                       help="memory the tests may use together, e.g. 8G (default: 95%% of what the machine "
+                            "has available at the start); a test whose recorded peak does not fit waits")
     add_chunk_arguments(group)
 
 

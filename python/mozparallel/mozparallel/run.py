@@ -135,7 +135,7 @@ def run(options, topobjdir=None):
     resumed = load_resumed(options, topobjdir)      # --resume: tests done before are not run
     specs = [s for s in specs if s.id not in resumed]
     run_plan = plan_run(specs, history, options.get("schedule") or "history", options.get("jobs"),
-                        available=available_memory())
+                        available=available_memory(), limit=options.get("max_memory"))
     jobs = run_plan.jobs
     check_report_path(options)
     flaky = flaky_settings(options)    # --rerun-failures, --repeat, ...: checked before anything starts

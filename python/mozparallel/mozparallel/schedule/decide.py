@@ -48,13 +48,16 @@ def expected_makespan(order, walls, jobs):
     return max(slots)
 
 
-def plan_run(specs, history, schedule="history", jobs=None, cores=None, available=None, new_seed=None):
+def plan_run(specs, history, schedule="history", jobs=None, cores=None, available=None, new_seed=None,
+             limit=None):
     """A RunPlan for ``specs``. ``jobs`` is -j (a number, or None/"auto");
-    ``available`` is free memory in bytes (None: no gate, no memory cap)."""
+    ``available`` is free memory in bytes (None: no gate, no memory cap);
+    ``limit`` (--max-memory, bytes) replaces it, used whole."""
     ids = [s.id for s in specs]
     cores = cores or os.cpu_count() or 1
+    budget = limit or (int(available * BUDGET_SHARE) if available else None)
     if jobs in (None, "auto"):
-        choice = choose_jobs(history, ids, cores, available)
+        choice = choose_jobs(history, ids, cores, budget)
         jobs, reason = choice.jobs, "-j auto: " + choice.reason
     else:
         reason = "-j %d given" % jobs
@@ -62,9 +65,9 @@ def plan_run(specs, history, schedule="history", jobs=None, cores=None, availabl
     order = policy.order()
     known = history.known(ids)
     makespan = expected_makespan(order, history.expected_walls(ids), jobs) if known else None
-    scheduler, budget = policy, None
+    scheduler, gate_budget = policy, None
     predicted = {t: f.peak_rss for t, f in history.figures.items() if f.peak_rss}
-    if available and predicted and jobs > 1:
-        budget = int(available * BUDGET_SHARE)
+    if budget and predicted and jobs > 1:
+        gate_budget = budget
         scheduler = MemoryGate(policy, predicted, budget)
-    return RunPlan(scheduler, jobs, reason, makespan, len(known), len(ids), history.source, budget)
+    return RunPlan(scheduler, jobs, reason, makespan, len(known), len(ids), history.source, gate_budget)

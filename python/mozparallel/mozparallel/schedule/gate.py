@@ -49,6 +49,25 @@ class MemoryGate:
         return self.policy.expected
 
 
+def parse_size(text):
+    """Bytes from "512M", "2G", "1.5GiB", "4096" (binary units). Raises
+    ValueError naming the text."""
+    units = {"": 1, "K": 2 ** 10, "M": 2 ** 20, "G": 2 ** 30, "T": 2 ** 40}
+    t = text.strip().upper()
+    for suffix in ("IB", "B"):
+        if t.endswith(suffix) and t[:-len(suffix)][-1:].isalpha():
+            t = t[:-len(suffix)]
+            break
+    unit = t[-1:] if t[-1:].isalpha() else ""
+    try:
+        value = float(t[:-1] if unit else t) * units[unit]
+    except (ValueError, KeyError):
+        raise ValueError("not a memory size: %r (e.g. 512M, 2G)" % text)
+    if value <= 0:
+        raise ValueError("memory size must be positive: %r" % text)
+    return int(value)
+
+
 def available_memory():
     """Bytes the machine has available now (psutil), None if unknown."""
     try:

@@ -22,9 +22,9 @@ class JobsChoice:
     reason: str
 
 
-def choose_jobs(history, test_ids, cores, available=None):
-    """A JobsChoice for ``test_ids`` on a machine with ``cores`` CPUs and
-    ``available`` bytes of free memory (None: unknown)."""
+def choose_jobs(history, test_ids, cores, budget=None):
+    """A JobsChoice for ``test_ids`` on a machine with ``cores`` CPUs, where
+    the tests may use ``budget`` bytes of memory together (None: unknown)."""
     cores = max(1, cores or 1)
     ids = list(test_ids)
     if not ids:
@@ -50,26 +50,21 @@ def choose_jobs(history, test_ids, cores, available=None):
             jobs = max(useful, cores)
             reason += "; more than %d would not end sooner (longest test %.1fs of %.1fs)" % (
                 useful, longest, sum(walls.values()))
-    jobs, reason = _memory_cap(jobs, reason, history, ids, available)
+    jobs, reason = _memory_cap(jobs, reason, history, ids, budget)
     return _capped(jobs, reason, ids)
 
 
-def _memory_cap(jobs, reason, history, ids, available):
+def _memory_cap(jobs, reason, history, ids, budget):
     peaks = [history.figures[t].peak_rss for t in ids
              if t in history.figures and history.figures[t].peak_rss]
-    if not peaks or not available:
+    if not peaks or not budget:
         return jobs, reason
     typical = statistics.median(peaks)
-    fit = max(1, int(available * memory_share() // typical))
+    fit = max(1, int(budget // typical))
     if fit < jobs:
-        return fit, reason + "; capped at %d by memory (typical peak %s, %s available)" % (
-            fit, _size(typical), _size(available))
+        return fit, reason + "; capped at %d by memory (typical peak %s, %s for tests)" % (
+            fit, _size(typical), _size(budget))
     return jobs, reason
-
-
-def memory_share():
-    from .gate import BUDGET_SHARE
-    return BUDGET_SHARE
 
 
 def _capped(jobs, reason, ids):

@@ -332,7 +332,7 @@ def test_eta_at_halfway_of_skewed_second_run(tmp_path):
                               cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
         records.append(json.loads(out.read_text()))
-    assert "120 of 120 tests known" in proc.stdout
+    assert "120 of 120 tests known" in proc.stdout, proc.stdout[-3000:]
     rec = records[1]
     start, end = rec[0][0], rec[-1][0]
     lines = []

@@ -98,3 +98,20 @@ def test_compat_patch_is_idempotent_and_lets_old_packages_import():
     assert collections.Iterable is collections.abc.Iterable
     import manifestparser  # noqa: F401  (imports collections.MutableSequence)
     import mach.main  # noqa: F401  (imports collections.Iterable)
+
+
+def test_every_paralleltest_subcommand_is_a_mach_subcommand(tmp_path, monkeypatch, capsys):
+    from mozparallel.cli import SUBCOMMANDS
+
+    mach = StandInMach()
+    load_with(mach.module)
+    registered = {k.split(" ", 1)[1] for k in mach.commands if " " in k}
+    assert registered == set(SUBCOMMANDS)
+    func, meta, _ = mach.commands["parallel-test simulate"]
+    parser = meta["parser"]()
+    kwargs = vars(parser.parse_args(["--synthetic", "200", "--workers", "1,4", "--format", "json"]))
+    context = types.SimpleNamespace(topobjdir=str(tmp_path), topsrcdir=TOP)
+    assert func(context, **kwargs) == 0
+    import json
+    out = json.loads(capsys.readouterr().out)
+    assert out

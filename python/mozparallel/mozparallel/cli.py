@@ -342,6 +342,29 @@ SUBCOMMANDS = {
 }
 
 
+def _subcommand_main(name):
+    import importlib
+
+    module, function = SUBCOMMANDS[name].split(":")
+    module = importlib.import_module(module)
+    return module, getattr(module, function)
+
+
+def subcommand_parser(name, prog):
+    """The parser of a subcommand (for ``mach parallel-test NAME --help``)."""
+    module, _ = _subcommand_main(name)
+    return module.build_parser(prog=prog)
+
+
+def run_subcommand_parsed(name, options, topobjdir=None):
+    """Run a subcommand with options already parsed (what mach hands over)."""
+    options = dict(options)
+    if topobjdir and "objdir" in options and not options["objdir"]:
+        options["objdir"] = topobjdir
+    _, main = _subcommand_main(name)
+    return main(args=argparse.Namespace(**options))
+
+
 def run_subcommand(name, argv):
     import importlib
 

@@ -168,6 +168,7 @@ def build_parser(prog="paralleltest history"):
     return parser
 
 
-def main(argv):
-    args = build_parser().parse_args(argv)
+def main(argv=None, args=None):
+    if args is None:
+        args = build_parser().parse_args(argv)
     return show_history(vars(args), topobjdir=os.environ.get("MOZ_OBJDIR"))

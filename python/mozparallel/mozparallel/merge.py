@@ -238,10 +238,10 @@ def _deliver(handlers, ev):
             print("mozparallel: log handler failed: %r" % (e,), file=sys.__stderr__)
 
 
-def build_parser():
+def build_parser(prog="paralleltest merge"):
     from .cli import _Parser, add_logging_arguments, add_report_arguments
 
-    parser = _Parser(prog="paralleltest merge",
+    parser = _Parser(prog=prog,
                      description="One report from the raw logs (--log-raw) of many chunks, machines or "
                                  "attempts: every test once, the last complete result kept.")
     parser.add_argument("rawlogs", nargs="+", metavar="RAWLOG", help="mozlog raw logs (JSON lines)")
@@ -250,12 +250,13 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
+def main(argv=None, args=None):
     from .cli import EXIT_USAGE, UsageError
 
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        if args is None:
+            args = parser.parse_args(argv)
     except OSError as e:
         print("paralleltest merge: error: cannot open log file %s: %s" % (e.filename, e.strerror),
               file=sys.stderr)

@@ -78,10 +78,11 @@ def build_parser(prog="paralleltest runtimes"):
     return parser
 
 
-def main(argv):
+def main(argv=None, args=None):
     from .store import StoreError, open_store
 
-    args = build_parser().parse_args(argv)
+    if args is None:
+        args = build_parser().parse_args(argv)
     options = vars(args)
     try:
         store = open_store(options, os.environ.get("MOZ_OBJDIR"),

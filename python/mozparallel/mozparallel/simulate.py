@@ -105,10 +105,10 @@ def _workers(text):
     return values
 
 
-def build_parser():
+def build_parser(prog="paralleltest simulate"):
     from .cli import _Parser, _positive_float, add_selection_arguments, add_store_location_arguments
 
-    parser = _Parser(prog="paralleltest simulate",
+    parser = _Parser(prog=prog,
                      description="Predicted makespan on W machines for each way of sharing the tests out, "
                                  "from the stored history. Runs nothing.")
     parser.add_argument("tests", nargs="*", metavar="TEST",
@@ -131,12 +131,13 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
+def main(argv=None, args=None):
     from .cli import EXIT_USAGE, UsageError
     from .selection import InputError
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    if args is None:
+        args = parser.parse_args(argv)
     options = vars(args)
     policies = [p for p in args.schedule.split(",") if p]
     bad = [p for p in policies if p not in POLICIES]

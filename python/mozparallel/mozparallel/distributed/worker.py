@@ -12,10 +12,10 @@ import sys
 from .app import QUEUE, make_app, visibility_timeout
 
 
-def build_parser():
+def build_parser(prog="paralleltest worker"):
     from ..cli import _jobs, _Parser, _positive_float
 
-    parser = _Parser(prog="paralleltest worker",
+    parser = _Parser(prog=prog,
                      description="Run the tests a coordinator (paralleltest --broker URL ...) sends.")
     parser.add_argument("--broker", required=True, metavar="URL",
                         help="the Redis broker, redis://[:PASSWORD@]HOST:PORT/DB")
@@ -33,11 +33,12 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
+def main(argv=None, args=None):
     from ..cli import EXIT_USAGE
     from ..store.redis_store import check_url
 
-    args = build_parser().parse_args(argv)
+    if args is None:
+        args = build_parser().parse_args(argv)
     try:
         check_url(args.broker)
     except ValueError as e:

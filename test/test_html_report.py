@@ -201,7 +201,11 @@ def test_history_chart_and_escaping_without_a_run():
     c.suite_start({"time": 1000, "extra": {"jobs": 1}})
     c.test_start({"test": "a", "time": 1000})
     c.test_end({"test": "a", "status": "OK", "time": 1500, "extra": {"wall": 0.5, "slot": 1}})
+    c.test_start({"test": "old", "time": 1000})
+    c.test_end({"test": "old", "status": "OK", "time": 1000,
+                "extra": {"wall": 9.0, "slot": 1, "resumed_from": "r0"}})
     c.suite_end({"time": 1600})
+    assert c.tests[1]["start"] is None      # --resume: in the table, not on the timeline
     data = c.report_data(history=[{"label": "r1", "wall": 0.7}, {"label": "r2", "wall": 0.6, "current": True}])
     page = render(data)
     assert json.loads(_data_of(page))["history"][1]["wall"] == 0.6

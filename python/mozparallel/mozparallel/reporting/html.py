@@ -67,6 +67,8 @@ class ReportCollector(LogHandler):
         self.failed_sub.discard(test)
         wall = extra.get("wall")
         start = self.starts.pop(test, None)
+        if extra.get("resumed_from"):
+            start = None        # ran in an earlier run (--resume): in the table, not the timeline
         if wall is None and start is not None and data.get("time") is not None:
             wall = (data["time"] - start) / 1000.0
         cpu = None
@@ -83,6 +85,7 @@ class ReportCollector(LogHandler):
             "cpu": cpu,
             "maxrss_kb": extra.get("maxrss_kb"),
             "slot": extra.get("slot"),
+            "resumed_from": extra.get("resumed_from"),
             "output": output if outcome in ("unexpected", "expected-fail") else [],
         })
 

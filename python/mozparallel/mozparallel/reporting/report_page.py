@@ -165,6 +165,7 @@ PAGE = r"""<!DOCTYPE html>
       ["peak memory", mb(t.maxrss_kb) + " MB"],
     ];
     if (t.message) facts.push(["message", t.message]);
+    if (t.resumed_from) facts.push(["result of", "run " + t.resumed_from + " (--resume; not on the timeline)"]);
     const list = el("ul");
     facts.forEach(([k, v]) => list.appendChild(el("li", null, k + ": " + v)));
     box.appendChild(list);

@@ -83,7 +83,7 @@ def main(argv=None):
         for jobs in (4, 8):
             doc, table = run_peers(args.bench, skewed, jobs, args.reps, os.path.join(out, "skewed-j%d.json" % jobs),
                                    os.path.join(out, "work", "skewed-j%d" % jobs),
-                                   runners=[("mozparallel-list", mozparallel(extra=" --schedule list --store none"))],
+                                   runners=[("mozparallel-list", mozparallel(extra=" --schedule list"))],
                                    stateful=[("mozparallel", mozparallel())], tools="prove-state")
             report.append(table)
     if "cpu" in parts:

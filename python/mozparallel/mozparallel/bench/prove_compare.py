@@ -37,19 +37,29 @@ def glib_files():
 
 
 def prove_verdicts(files, exec_cmd, cwd):
-    """``{file: "pass"|"fail"}`` from prove's per-file lines."""
-    argv = ["prove", "--norc", "-j1"]
-    if exec_cmd:
-        argv += ["--exec", exec_cmd]
-    proc = subprocess.run(argv + files, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                          text=True, errors="replace")
-    wanted = set(files)
+    """``{file: "pass"|"fail"}`` from prove's per-file lines. A ``Bail out!``
+    stops prove: the file that bailed fails, and prove goes on with the rest."""
     verdicts = {}
-    for line in proc.stdout.splitlines():
-        m = re.match(r"^(\S+) \.+ ?(.*)$", line)
-        if m and m.group(1) in wanted and m.group(1) not in verdicts:
-            rest = m.group(2).strip()
-            verdicts[m.group(1)] = "pass" if rest == "ok" or rest.startswith("skipped") else "fail"
+    remaining = list(files)
+    while remaining:
+        argv = ["prove", "--norc", "-j1"]
+        if exec_cmd:
+            argv += ["--exec", exec_cmd]
+        proc = subprocess.run(argv + remaining, cwd=cwd, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True, errors="replace")
+        wanted = set(remaining)
+        for line in proc.stdout.splitlines():
+            m = re.match(r"^(\S+) \.+ ?(.*)$", line)
+            if m and m.group(1) in wanted and m.group(1) not in verdicts:
+                rest = m.group(2).strip()
+                verdicts[m.group(1)] = "pass" if rest == "ok" or rest.startswith("skipped") else "fail"
+        ran = re.search(r"^Files=(\d+),", proc.stdout, re.M)
+        if "Bailout called" not in proc.stdout or not ran:
+            break
+        ran = int(ran.group(1))
+        for path in remaining[:ran]:
+            verdicts.setdefault(path, "fail")   # the file that bailed out
+        remaining = remaining[ran:]
     return verdicts
 
 
@@ -95,7 +105,8 @@ def compare(files, exec_cmd=None, jobs=2, timeout=None, cwd=None):
         if again_theirs != again_ours:
             steady.append((path, again_theirs, again_ours, messages.get(path, "")))
     return {"files": len(files), "prove_pass": list(theirs.values()).count("pass"),
-            "prove_fail": list(theirs.values()).count("fail"), "differ_first_run": len(differ),
+            "prove_fail": list(theirs.values()).count("fail"),
+            "ours_pass": list(ours.values()).count("pass"), "differ_first_run": len(differ),
             "first_run": [(f, theirs.get(f), ours.get(f), messages.get(f, "")) for f in differ],
             "differ": steady, "matched": len(files) - len(steady)}
 
@@ -114,7 +125,8 @@ def main(argv=None):
     if not files:
         ap.error("no files (give FILEs or --glib)")
     result = compare([os.path.abspath(f) for f in files], args.exec_cmd, args.jobs, args.timeout)
-    print("%(files)d files: prove passed %(prove_pass)d, failed %(prove_fail)d; "
+    print("%(files)d files: prove passed %(prove_pass)d, failed %(prove_fail)d; mozparallel passed "
+          "%(ours_pass)d; "
           "verdicts matched for %(matched)d (%(differ_first_run)d differed on the first run)" % result)
     for path, theirs, ours, message in result["first_run"]:
         print("first run: %s: prove %s, mozparallel %s (%s)" % (path, theirs, ours, message[:200]))

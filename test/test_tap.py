@@ -261,3 +261,21 @@ def prove_verdicts_of_text(tmp_path, text):
     path = tmp_path / "ours.tap"
     path.write_text(text)
     return prove_verdicts([str(path)])[str(path)]
+
+
+GLIB = "/usr/libexec/installed-tests/glib"
+
+
+@pytest.mark.skipif(not (shutil.which("prove") and os.path.isdir(GLIB)),
+                    reason="prove and Debian's libglib2.0-tests are needed")
+def test_real_suite_verdicts_match_prove():
+    """GLib's installed tests print TAP nobody here wrote: passes, a
+    ``Bail out!`` (fileutils, which stops prove's run), a file that exits
+    77 without a plan. Per-file verdicts must be prove's."""
+    from mozparallel.bench.prove_compare import compare
+
+    files = [os.path.join(GLIB, name) for name in
+             ("array-test", "list", "fileutils", "gdbus-threading", "strfuncs", "option-context")]
+    result = compare(files, timeout=60)
+    assert result["differ"] == [] and result["first_run"] == []
+    assert result["matched"] == 6 and result["prove_fail"] == 2

@@ -33,7 +33,10 @@ def main(argv):
 
     compat.patch_stdlib()
     import mach.decorators
+    import mach.dispatcher
     from mach.main import Mach
+
+    compat.help_lists_command_options(mach.dispatcher)
 
     # mach_commands.py imports today's decorators; give it a module whose
     # Command takes today's keywords.

@@ -193,6 +193,57 @@ def add_store_arguments(parser):
                             "the same id")
 
 
+def _schedule(text):
+    from .schedule.policies import parse_policy
+
+    try:
+        parse_policy(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e))
+    return text
+
+
+def _memory_size(text):
+    from .schedule.gate import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e))
+
+
+def _chunk_number(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a chunk number: %r" % text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("chunk numbers start at 1: %r" % text)
+    return value
+
+
+def add_chunk_arguments(group):
+    """--total-chunks / --this-chunk (read by schedule/chunks.py)."""
+    group.add_argument("--total-chunks", type=_chunk_number, default=None, metavar="N",
+                       help="split the tests into N chunks of equal expected duration (by history or "
+                            "--runtimes; else by a hash of each test's id)")
+    group.add_argument("--this-chunk", type=_chunk_number, default=None, metavar="K",
+                       help="run chunk K of --total-chunks (1-based; default from $JOB_COMPLETION_INDEX, "
+                            "$TEST_SHARD_INDEX/$TEST_TOTAL_SHARDS or $CI_NODE_INDEX/$CI_NODE_TOTAL)")
+
+
+def add_schedule_arguments(parser):
+    """Order, chunks (read by schedule/)."""
+    group = parser.add_argument_group("Scheduling")
+    group.add_argument("--schedule", type=_schedule, default="history", metavar="POLICY",
+                       help="order of the tests: history (longest first by recorded durations, tests "
+                            "never seen first; the default), list (the order given), or shuffle[:SEED]")
+    group.add_argument("--max-memory", type=_memory_size, default=None, metavar="SIZE",
+                       help="memory the tests may use together, e.g. 8G (default: 95%% of what the machine "
+                            "has available at the start); a test whose recorded peak does not fit waits")
+    add_chunk_arguments(group)
+
+
 def _count(text, least=0):
     try:
         value = int(text)
@@ -247,57 +298,6 @@ def add_distributed_arguments(parser):
     group.add_argument("--visibility-timeout", type=_positive_float, default=None, metavar="S",
                        help="with --broker: seconds before the test of a vanished worker runs elsewhere "
                             "(default: --max-time + --kill-grace + 30, else 3600); give workers the same")
-
-
-def _schedule(text):
-    from .schedule.policies import parse_policy
-
-    try:
-        parse_policy(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e))
-    return text
-
-
-def _memory_size(text):
-    from .schedule.gate import parse_size
-
-    try:
-        return parse_size(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e))
-
-
-def _chunk_number(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("not a chunk number: %r" % text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("chunk numbers start at 1: %r" % text)
-    return value
-
-
-def add_chunk_arguments(group):
-    """--total-chunks / --this-chunk (read by schedule/chunks.py)."""
-    group.add_argument("--total-chunks", type=_chunk_number, default=None, metavar="N",
-                       help="split the tests into N chunks of equal expected duration (by history or "
-                            "--runtimes; else by a hash of each test's id)")
-    group.add_argument("--this-chunk", type=_chunk_number, default=None, metavar="K",
-                       help="run chunk K of --total-chunks (1-based; default from $JOB_COMPLETION_INDEX, "
-                            "$TEST_SHARD_INDEX/$TEST_TOTAL_SHARDS or $CI_NODE_INDEX/$CI_NODE_TOTAL)")
-
-
-def add_schedule_arguments(parser):
-    """Order, chunks (read by schedule/)."""
-    group = parser.add_argument_group("Scheduling")
-    group.add_argument("--schedule", type=_schedule, default="history", metavar="POLICY",
-                       help="order of the tests: history (longest first by recorded durations, tests "
-                            "never seen first; the default), list (the order given), or shuffle[:SEED]")
-    group.add_argument("--max-memory", type=_memory_size, default=None, metavar="SIZE",
-                       help="memory the tests may use together, e.g. 8G (default: 95%% of what the machine "
-                            "has available at the start); a test whose recorded peak does not fit waits")
-    add_chunk_arguments(group)
 
 
 def build_parser(prog="paralleltest"):

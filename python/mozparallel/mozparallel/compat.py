@@ -120,3 +120,24 @@ def adopt_function_commands(module, command_provider, make_context):
     namespace.update({name: bind(func) for name, func in functions.items()})
     provider = type("FunctionStyleCommands", (object,), namespace)
     return command_provider(provider)
+
+
+def help_lists_command_options(dispatcher_module):
+    """mach 1.0.0 answers ``mach CMD --help`` for a command that has
+    sub-commands with the sub-command list alone; today's mach also shows
+    the command's own arguments. Do the same (used by the ./mach driver)."""
+    action = dispatcher_module.CommandAction
+    original = action._handle_subcommand_main_help
+    if getattr(original, "_mozparallel", False):
+        return
+
+    def handle(self, parser, handler):
+        original(self, parser, handler)
+        own = handler.parser
+        if own is not None:
+            print("")
+            own.print_help()
+
+    handle._mozparallel = True
+    action._handle_subcommand_main_help = handle
+

@@ -90,9 +90,10 @@ def format_text(doc):
     return "\n".join(lines) + "\n"
 
 
-def main(argv):
+def main(argv=None, args=None):
     parser = build_parser()
-    args = parser.parse_args(argv)
+    if args is None:
+        args = parser.parse_args(argv)
     if not args.tests:
         parser.error("no TEST given (a file, a directory or a manifest)")
     if args.this_chunk is not None:

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Debian packages the test suite uses: a real redis-server (store and
 # distributed tests), bats and nodejs (real TAP producers), perl/prove
-# (verdict comparison), GNU parallel and time (benchmark peers), chromium
+# (verdict comparison), libglib2.0-tests (a real TAP suite), GNU parallel and time (benchmark peers), chromium
 # (HTML report test). Installs only what is missing; needs root (CI is).
 set -euo pipefail
 need=()
@@ -12,6 +12,8 @@ command -v prove >/dev/null 2>&1 || need+=(perl)
 command -v parallel >/dev/null 2>&1 || need+=(parallel)
 [ -x /usr/bin/time ] || need+=(time)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# GLib's installed tests: a real TAP suite nobody here wrote (prove comparison).
+[ -d /usr/libexec/installed-tests/glib ] || need+=(libglib2.0-tests)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" != 0 ]; then
   echo "install-system-deps: missing ${need[*]}; run as root or install them" >&2

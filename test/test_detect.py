@@ -35,7 +35,7 @@ def test_auto_holds_lines_until_it_knows_then_logs_its_choice():
     assert parser.feed("starting up") is None
     assert parser.feed("# a comment") is None
     evs = parser.feed("TEST-START | t")
-    assert evs[0]["action"] == "log" and evs[0]["level"] == "INFO"
+    assert evs[0]["action"] == "log" and evs[0]["level"] == "DEBUG"
     assert evs[0]["message"] == "t: protocol tbpl (auto, from line 3: 'TEST-START | t')"
     assert [e["data"] for e in evs[1:]] == ["starting up", "# a comment", "TEST-START | t"]
     assert parser.chosen == "tbpl"

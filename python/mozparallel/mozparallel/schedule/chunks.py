@@ -5,6 +5,7 @@ hash of the test id, so machines agree without talking. The partition
 depends only on the test ids, the history snapshot and N.
 """
 
+import heapq
 import hashlib
 from dataclasses import dataclass, field
 
@@ -59,10 +60,14 @@ def _pack(ids, walls, total):
     between the heaviest and the lightest chunk while that narrows the gap."""
     chunks = [[] for _ in range(total)]
     loads = [0.0] * total
+    # The lightest chunk (ties: the lowest index) from a heap: O(n log N)
+    # rather than a scan of every chunk for every test.
+    lightest = [(0.0, k) for k in range(total)]
     for t in sorted(ids, key=lambda t: (-walls[t], t)):
-        i = min(range(total), key=lambda k: (loads[k], k))
+        load, i = heapq.heappop(lightest)
         chunks[i].append(t)
-        loads[i] += walls[t]
+        loads[i] = load + walls[t]
+        heapq.heappush(lightest, (loads[i], i))
     for _ in range(MAX_PASSES):
         hi = max(range(total), key=lambda k: (loads[k], -k))
         lo = min(range(total), key=lambda k: (loads[k], k))

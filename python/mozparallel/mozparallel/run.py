@@ -172,6 +172,13 @@ def run(options, topobjdir=None):
     replay(logger, [t.id for t in selected], resumed, recorder.run_id,
            on_result=lambda end: tally.add(None, end, _NOT_UNEXPECTED))
 
+    def on_result(spec, end, running):
+        tally.add(spec, end, running)
+        # A test ended by the runner (interrupt, --max-failures) has no
+        # complete result: not recorded, so --resume runs it again.
+        if getattr(running, "end_kind", None) != "stopped":
+            recorder.on_result(spec, end, running)
+
     make_pool = Pool
     if options.get("broker"):      # dynamic mode on Celery + Redis: same events, remote workers
         from .distributed.coordinator import coordinator_factory
@@ -191,11 +198,7 @@ def run(options, topobjdir=None):
             max_failures=options.get("max_failures"),
             allow_leaks=bool(options.get("allow_leaks")),
         ),
-        # A test ended by the runner (interrupt, --max-failures) has no
-        # complete result: not recorded, so --resume runs it again.
-        on_result=lambda spec, end, running: (tally.add(spec, end, running),
-                                              getattr(running, "end_kind", None) == "stopped"
-                                              or recorder.on_result(spec, end, running)),
+        on_result=on_result,
         on_tick=reporters.on_tick,
     )
     # First SIGINT/SIGTERM: graceful stop; second: at once (interrupt.py).

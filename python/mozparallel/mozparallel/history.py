@@ -137,27 +137,17 @@ def _show_flaky(results, options, where, out):
     return 0
 
 
-def _count(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("not a count: %r" % text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1: %r" % text)
-    return value
-
-
 def build_parser(prog="paralleltest history"):
-    from .cli import _Parser, add_store_location_arguments
+    from .cli import _Parser, _positive_count, add_store_location_arguments
 
     parser = _Parser(prog=prog, description="What recent runs recorded: slowest, biggest, most CPU, "
                                             "least stable tests, with median and spread.")
     add_store_location_arguments(parser)
     parser.add_argument("--objdir", default=None, metavar="DIR",
                         help="where the default store lives (default: $MOZ_OBJDIR, else the current directory)")
-    parser.add_argument("--runs", type=_count, default=DEFAULT_RUNS, metavar="N",
+    parser.add_argument("--runs", type=_positive_count, default=DEFAULT_RUNS, metavar="N",
                         help="look at the newest N runs (default %d)" % DEFAULT_RUNS)
-    parser.add_argument("--top", type=_count, default=DEFAULT_TOP, metavar="N",
+    parser.add_argument("--top", type=_positive_count, default=DEFAULT_TOP, metavar="N",
                         help="tests per list (default %d)" % DEFAULT_TOP)
     parser.add_argument("--command", default=None, metavar="CMD",
                         help="only results of tests run by CMD (as --exec gave it; '' = run directly)")

@@ -85,6 +85,16 @@ class Parser:
             ev["message"] = message
         return ev
 
+    @classmethod
+    def parse(cls, test, lines, exit=None, **kwargs):
+        """Parse a whole document: every event, ``test_end`` last."""
+        parser = cls(test, **kwargs)
+        for line in lines:
+            events = parser.feed(line)
+            if events:
+                yield from events
+        yield from parser.finish(exit or ExitInfo(returncode=0))
+
     def feed(self, line):
         raise NotImplementedError
 

@@ -236,14 +236,8 @@ def _same_test(inner, test):
 
 
 def parse_mozlog(test, lines, exit=None, **kwargs):
-    from .base import ExitInfo
-
-    parser = MozlogParser(test, **kwargs)
-    for line in lines:
-        evs = parser.feed(line)
-        if evs:
-            yield from evs
-    yield from parser.finish(exit or ExitInfo(returncode=0))
+    """Parse a whole document: every event, ``test_end`` last."""
+    return MozlogParser.parse(test, lines, exit, **kwargs)
 
 
 __all__ = ["MozlogParser", "parse_mozlog", "parse_json_event"]

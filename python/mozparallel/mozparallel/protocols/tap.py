@@ -585,12 +585,7 @@ def _indent_of(line):
 
 def parse_tap(test, lines, exit=None, **kwargs):
     """Parse a whole document: every event, ``test_end`` last."""
-    parser = TapParser(test, **kwargs)
-    for line in lines:
-        events = parser.feed(line)
-        if events:
-            yield from events
-    yield from parser.finish(exit or ExitInfo(returncode=0))
+    return TapParser.parse(test, lines, exit, **kwargs)
 
 
 __all__ = ["TapParser", "parse_tap", "split_directive", "signal_name"]

@@ -236,14 +236,8 @@ def _same_test(subject, test):
 
 
 def parse_tbpl(test, lines, exit=None, **kwargs):
-    from .base import ExitInfo
-
-    parser = TbplParser(test, **kwargs)
-    for line in lines:
-        evs = parser.feed(line)
-        if evs:
-            yield from evs
-    yield from parser.finish(exit or ExitInfo(returncode=0))
+    """Parse a whole document: every event, ``test_end`` last."""
+    return TbplParser.parse(test, lines, exit, **kwargs)
 
 
 __all__ = ["TbplParser", "parse_tbpl", "is_tbpl_line", "split_line", "strip_prefix"]

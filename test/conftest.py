@@ -42,6 +42,19 @@ def write_python_test(directory, name, body):
     return write_test(directory, name, body, shebang="#!" + PYTHON)
 
 
+def gen_suite(out, profile, *extra):
+    """A ../shared/bench suite (seeded: the same files every time) in ``out``."""
+    subprocess.run([PYTHON, os.path.join(SHARED_BENCH, "gen_suite.py"), "--profile", profile,
+                    "--out", str(out)] + list(extra), check=True, capture_output=True)
+    return out
+
+
+@pytest.fixture(scope="session")
+def mixed(tmp_path_factory):
+    """The bench's mixed-failures suite (60 tests, expected.json), generated once."""
+    return gen_suite(tmp_path_factory.mktemp("mixed"), "mixed-failures")
+
+
 def marked_processes(marker):
     """Live processes whose environment or command line carries ``marker``."""
     found = []

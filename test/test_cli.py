@@ -15,14 +15,6 @@ from conftest import (PYTHON, SHARED_BENCH, TOP, ends_by_test, marked_processes,
 sys.path.insert(0, SHARED_BENCH)
 
 
-@pytest.fixture(scope="module")
-def mixed(tmp_path_factory):
-    out = tmp_path_factory.mktemp("mixed")
-    subprocess.run([PYTHON, os.path.join(SHARED_BENCH, "gen_suite.py"), "--profile", "mixed-failures",
-                    "--out", str(out)], check=True, capture_output=True)
-    return out
-
-
 def small_suite(directory):
     write_test(directory, "a_pass.sh", "echo 1..2; echo ok 1 - one; echo ok 2 - two\n")
     write_test(directory, "b_fail.sh", "echo 1..2; echo ok 1; echo 'not ok 2 - broken'\n")

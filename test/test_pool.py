@@ -18,14 +18,6 @@ from conftest import (PYTHON, SHARED_BENCH, ends_by_test, paralleltest, read_raw
 sys.path.insert(0, SHARED_BENCH)
 
 
-@pytest.fixture(scope="module")
-def mixed(tmp_path_factory):
-    out = tmp_path_factory.mktemp("mixed")
-    subprocess.run([PYTHON, os.path.join(SHARED_BENCH, "gen_suite.py"), "--profile", "mixed-failures",
-                    "--out", str(out)], check=True, capture_output=True)
-    return out
-
-
 @pytest.mark.parametrize("jobs,grace", [(1, "1"), (4, None), (16, None)])
 def test_mixed_failures_all_60_right_and_nothing_left(mixed, tmp_path, marker, jobs, grace):
     import raw_outcomes

@@ -23,7 +23,7 @@ from .schedule.history import Figures, TestHistory
 # with 2 workers x 2 jobs on 300 tiny tests (48 ms of slot time a test, of
 # which about 20 ms is the guardian each one-test pool starts); see
 # docs/distributed.md.
-DEFAULT_OVERHEAD = 0.05
+DEFAULT_OVERHEAD = 0.011
 POLICIES = ("count", "hash", "duration", "dynamic")
 
 

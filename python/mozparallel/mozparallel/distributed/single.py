@@ -3,15 +3,36 @@
 events collected and stored once as the test's result (results.py).
 """
 
+import atexit
 import os
 import socket
+import time
 
 from ..execution.pool import Pool, PoolOptions, TestSpec, is_unexpected
+from ..execution.process import start_guardian
 from ..protocols import make_parser
 from ..schedule.policies import ListOrder
 from . import results
 
 _clients = {}       # broker URL -> redis client, per process (prefork children)
+_guardians = {}     # pid -> (token prefix, Guardian): one per worker process
+
+
+def _worker_guardian(grace):
+    """``(token prefix, guardian pid)`` of this worker process's guardian,
+    started on first use: it ends the tests of a worker that dies mid-test,
+    for every task the process runs (a guardian per task cost about 20 ms a
+    test). ``(None, None)`` if it cannot start: each pool then starts its own."""
+    pid = os.getpid()
+    entry = _guardians.get(pid)
+    if entry is None:
+        prefix = "w%d-%d-" % (pid, int(time.time() * 1000))
+        guardian = start_guardian(prefix, grace)
+        if guardian is None:
+            return None, None
+        atexit.register(guardian.done)
+        entry = _guardians[pid] = (prefix, guardian.pid)
+    return entry
 
 
 def _client(url):
@@ -60,12 +81,14 @@ def run_one(spec, payload):
     """Run ``spec`` with a one-test pool; its events (without test_start)."""
     sink = Collected()
     log_subtests = bool(payload.get("log_subtests"))
+    prefix, guardian_pid = _worker_guardian(payload.get("kill_grace", 5.0))
     pool = Pool(
         sink,
         lambda s: make_parser(s.protocol, s.id, log_subtests=log_subtests, expected_fail=s.expected_fail),
         PoolOptions(jobs=1, timeout=payload.get("default_timeout"), max_time=payload.get("default_max_time"),
                     kill_grace=payload.get("kill_grace", 5.0), log_subtests=log_subtests,
-                    allow_leaks=bool(payload.get("allow_leaks"))),
+                    allow_leaks=bool(payload.get("allow_leaks")),
+                    guarded_prefix=prefix, own_pids=(guardian_pid,) if guardian_pid else ()),
     )
     pool.run(ListOrder([spec]))
     return [ev for ev in sink.events if ev["action"] != "test_start"]

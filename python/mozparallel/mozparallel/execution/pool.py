@@ -70,6 +70,11 @@ class PoolOptions:
     max_failures: int | None = None
     allow_leaks: bool = False
     sample_metrics: bool = True         # psutil samples of each tree (metrics.py)
+    # Set by a caller that runs many pools under one guardian of its own (a
+    # distributed worker: one guardian per worker process, not per test):
+    # the pool's tokens start with it and the pool starts no guardian.
+    guarded_prefix: str | None = None
+    own_pids: tuple = ()                # the caller's own children (its guardian): never leaks
 
 
 class Running:
@@ -125,6 +130,8 @@ class Pool:
         self._held = None                   # a run-sequentially test waiting for quiet
         self._seq = 0
         self._run_token = "%d-%d" % (os.getpid(), int(time.time() * 1000))
+        if options.guarded_prefix:
+            self._run_token = options.guarded_prefix + self._run_token
         self._wakeup_r = self._wakeup_w = None
         self.scheduler = None
         self.sampler = Sampler(enabled=options.sample_metrics)
@@ -139,9 +146,11 @@ class Pool:
         self.scheduler = scheduler
         kill.become_subreaper()
         self.watch = kill.ChildWatch()
-        self.guardian = start_guardian(self._run_token + "-", self.options.kill_grace)
+        if self.options.guarded_prefix is None:
+            self.guardian = start_guardian(self._run_token + "-", self.options.kill_grace)
         if self.guardian is not None:
             self.watch.ignored.add(self.guardian.pid)
+        self.watch.ignored.update(self.options.own_pids)
         self._wakeup_r, self._wakeup_w = os.pipe()
         os.set_blocking(self._wakeup_r, False)
         os.set_blocking(self._wakeup_w, False)

@@ -259,19 +259,7 @@ class EventLog:
             except Exception as e:  # a failing handler must not silence the others
                 print("mozparallel: log handler failed: %r" % (e,), file=sys.__stderr__)
 
-    def emit_all(self, events):
-        for ev in events:
-            self.emit(ev)
-
     def flush(self):
         for stream in self._streams:
             stream.flush()
 
-    def info(self, message):
-        self.logger.info(message)
-
-    def warning(self, message):
-        self.logger.warning(message)
-
-    def error(self, message):
-        self.logger.error(message)

@@ -27,3 +27,24 @@ def test_every_toctree_page_exists():
     assert pages
     for page in pages:
         assert any(os.path.exists(os.path.join(TOP, "docs", page + ext)) for ext in (".rst", ".md")), page
+
+
+def test_docs_are_valid_restructuredtext():
+    """Every docs/*.rst parses without errors or warnings (Sphinx-only
+    directives and roles aside)."""
+    import io
+
+    import docutils.core
+
+    sphinx_only = ("toctree", "code-block", "Unknown interpreted text role", "No role entry")
+    for name in sorted(os.listdir(os.path.join(TOP, "docs"))):
+        if not name.endswith(".rst"):
+            continue
+        stream = io.StringIO()
+        with open(os.path.join(TOP, "docs", name)) as f:
+            docutils.core.publish_string(f.read(), writer_name="null", settings_overrides={
+                "report_level": 2, "halt_level": 5, "warning_stream": stream})
+        problems = [l for l in stream.getvalue().splitlines()
+                    if ("(ERROR/" in l or "(WARNING/" in l or "(SEVERE/" in l)
+                    and not any(s in l for s in sphinx_only)]
+        assert problems == [], name

@@ -55,6 +55,18 @@ def mixed(tmp_path_factory):
     return gen_suite(tmp_path_factory.mktemp("mixed"), "mixed-failures")
 
 
+def assert_mixed_outcomes(raw, mixed):
+    """Every one of the 60 mixed-failures files got an outcome expected.json accepts."""
+    sys.path.insert(0, SHARED_BENCH)
+    import raw_outcomes
+
+    expected = json.load(open(os.path.join(str(mixed), "expected.json")))["tests"]
+    got = raw_outcomes.outcomes(str(raw))
+    wrong = {n: (got.get(n), e["accept"]) for n, e in expected.items() if got.get(n) not in e["accept"]}
+    assert not wrong
+    assert len(got) == 60
+
+
 def marked_processes(marker):
     """Live processes whose environment or command line carries ``marker``."""
     found = []

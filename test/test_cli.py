@@ -9,8 +9,9 @@ import time
 
 import pytest
 
-from conftest import (PYTHON, SHARED_BENCH, TOP, ends_by_test, marked_processes, paralleltest,
-                      read_raw, wait_gone, write_python_test, write_test)
+from conftest import (PYTHON, SHARED_BENCH, TOP, assert_mixed_outcomes, ends_by_test,
+                      marked_processes, paralleltest, read_raw, wait_gone, write_python_test,
+                      write_test)
 
 sys.path.insert(0, SHARED_BENCH)
 
@@ -25,8 +26,6 @@ def small_suite(directory):
 
 
 def test_mixed_failures_outcomes_time_and_no_leftovers(mixed, tmp_path, marker):
-    import raw_outcomes
-
     raw = tmp_path / "run.raw"
     files = sorted(str(p) for p in mixed.glob("t*") if p.name != "tests.txt")
     started = time.monotonic()
@@ -34,11 +33,7 @@ def test_mixed_failures_outcomes_time_and_no_leftovers(mixed, tmp_path, marker):
                         marker=marker)
     elapsed = time.monotonic() - started
     assert proc.returncode == 1, proc.stderr
-    expected = json.load(open(mixed / "expected.json"))["tests"]
-    got = raw_outcomes.outcomes(str(raw))
-    wrong = {n: (got.get(n), e["accept"]) for n, e in expected.items() if got.get(n) not in e["accept"]}
-    assert not wrong
-    assert len(got) == 60
+    assert_mixed_outcomes(raw, mixed)
     assert elapsed < 15, elapsed
     assert wait_gone(marker) == []
 

@@ -104,11 +104,7 @@ class BatchedStreamHandler:
         self.unfiltered_formatter = inner
 
     def __call__(self, data):
-        formatted = self.formatter(data)
-        if formatted:
-            if isinstance(formatted, bytes):
-                formatted = formatted.decode("utf-8", "replace")
-            self._write(formatted)
+        self._put(self.formatter(data))
 
     def write_pass(self, now, thread, pid, source, test, subtest):
         """A plain passing subtest, for a raw JSON stream (see EventLog)."""
@@ -116,7 +112,9 @@ class BatchedStreamHandler:
 
     def write_unfiltered(self, data):
         """``__call__`` for an action that is never ``log``."""
-        formatted = self.unfiltered_formatter(data)
+        self._put(self.unfiltered_formatter(data))
+
+    def _put(self, formatted):
         if formatted:
             if isinstance(formatted, bytes):
                 formatted = formatted.decode("utf-8", "replace")

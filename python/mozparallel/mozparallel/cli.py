@@ -10,8 +10,6 @@ import argparse
 import os
 import sys
 
-from .selection import InputError
-
 REPORTERS = {"json-stream": "raw", "tbpl": "tbpl", "tap": "tap", "mach": "mach"}
 EXIT_USAGE = 2
 
@@ -79,6 +77,9 @@ def add_run_arguments(parser):
                        help="stop the whole run at the first 'Bail out!'")
     group.add_argument("--max-failures", type=int, default=None, metavar="N",
                        help="stop after N unexpected results")
+    group.add_argument("--no-head-start", action="store_true",
+                       help="do not start the first tests before the runner is up (by default the "
+                            "last run of the same command saved which; see docs/scheduling.rst)")
     group.add_argument("--allow-leaks", action="store_true",
                        help="processes left behind by a test are reported and killed but do not fail it")
 
@@ -160,6 +161,7 @@ def _store(text):
 
 def _runtimes_file(path):
     from .runtimes import load_runtimes
+    from .selection import InputError
 
     try:
         load_runtimes(path)
@@ -313,17 +315,19 @@ def build_parser(prog="paralleltest"):
     return parser
 
 
-def run_from_args(args, topobjdir=None):
+def run_from_args(args, topobjdir=None, head_start=None):
     """Run with an argparse namespace or a dict of parsed options (what mach
-    hands to a command). Returns the exit status."""
+    hands to a command). Returns the exit status. ``head_start``: tests the
+    standalone entry point already started (execution/head_start.py)."""
     from .run import run
+    from .selection import InputError
 
     options = vars(args) if isinstance(args, argparse.Namespace) else dict(args)
     try:
         if options.get("history"):
             from .history import show_history
             return show_history(options, topobjdir=topobjdir)
-        return run(options, topobjdir=topobjdir)
+        return run(options, topobjdir=topobjdir, head_start=head_start)
     except (InputError, UsageError) as e:
         print("paralleltest: error: %s" % e, file=sys.stderr)
         return EXIT_USAGE
@@ -376,14 +380,23 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in SUBCOMMANDS:
         return run_subcommand(argv[0], argv[1:])
-    parser = build_parser()
+    # Before anything heavy is imported: start the tests the last run of
+    # this command said come first (execution/head_start.py).
+    from .execution.head_start import begin
+
+    head = begin(argv)
     try:
-        args = parser.parse_args(argv)
-    except OSError as e:  # mozlog opens --log-* files while parsing
-        name = str(e.filename)
-        given = next((a.split("=", 1)[-1] for a in argv if name and name in a), name)
-        print("paralleltest: error: cannot open log file %s: %s" % (given, e.strerror), file=sys.stderr)
-        return EXIT_USAGE
-    if not args.tests and not args.history:
-        parser.error("no TEST given (a file, a directory or a manifest)")
-    return run_from_args(args, topobjdir=os.environ.get("MOZ_OBJDIR"))
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except OSError as e:  # mozlog opens --log-* files while parsing
+            name = str(e.filename)
+            given = next((a.split("=", 1)[-1] for a in argv if name and name in a), name)
+            print("paralleltest: error: cannot open log file %s: %s" % (given, e.strerror), file=sys.stderr)
+            return EXIT_USAGE
+        if not args.tests and not args.history:
+            parser.error("no TEST given (a file, a directory or a manifest)")
+        return run_from_args(args, topobjdir=os.environ.get("MOZ_OBJDIR"), head_start=head)
+    finally:
+        if head is not None:
+            head.abandon()      # started but never adopted (an error, ^C): killed

@@ -17,7 +17,7 @@ from .protocols import make_parser
 from .reporting.run_reporters import RunReporters, check_report_path
 from .reporting.status import RunStatus
 from .resume import load_resumed, replay
-from .schedule import available_memory, load_history, mark_other_chunks, plan_chunks, plan_run, resolve_chunk
+from .schedule import available_memory, parse_policy, load_history, mark_other_chunks, plan_chunks, plan_run, resolve_chunk
 from .selection import select_tests
 from .selection.listing import write_listing
 from .store.recorder import start_recording
@@ -119,7 +119,10 @@ def choose_chunk(selected, history, options):
     return text, others
 
 
-def run(options, topobjdir=None):
+def run(options, topobjdir=None, head_start=None):
+    head = head_start if _head_start_allowed(options, topobjdir, head_start) else None
+    if head_start is not None and head is None:
+        head_start.abandon()
     selected, run_info = select_tests(options, topobjdir)
     chunked = options.get("total_chunks") or options.get("this_chunk")
     history = None
@@ -172,8 +175,13 @@ def run(options, topobjdir=None):
     replay(logger, [t.id for t in selected], resumed, recorder.run_id,
            on_result=lambda end: tally.add(None, end, _NOT_UNEXPECTED))
 
+    planned = [s.id for s in scheduler.planned_order()]
+    walls = {}
+
     def on_result(spec, end, running):
         tally.add(spec, end, running)
+        extra = end.get("extra") or {}
+        walls[spec.id] = (extra.get("wall"), max(extra.get("peak_rss_kb") or 0, extra.get("maxrss_kb") or 0) * 1024)
         # A test ended by the runner (interrupt, --max-failures) has no
         # complete result: not recorded, so --resume runs it again.
         if getattr(running, "end_kind", None) != "stopped":
@@ -200,6 +208,7 @@ def run(options, topobjdir=None):
         ),
         on_result=on_result,
         on_tick=reporters.on_tick,
+        **({"head_start": head} if head is not None else {}),
     )
     # First SIGINT/SIGTERM: graceful stop; second: at once (interrupt.py).
     # The handlers stay until the logs are closed.
@@ -219,12 +228,47 @@ def run(options, topobjdir=None):
         logger.shutdown()
         reporters.write_reports()
         interrupts.restore()
+    if head is not None and not interrupted and getattr(pool, "stop_reason", None) is None:
+        _save_head_start(head, options, selected, specs, planned, walls, run_plan)
     if interrupted:
         finished = getattr(pool, "finished_ids", set())
         print(resume_hint(recorder.run_id, bool(recorder.where), [s for s in specs if s.id not in finished],
                           len(specs)), file=sys.stderr)
         return interrupts.exit_status
     return EXIT_UNEXPECTED if status.any_unexpected else EXIT_OK
+
+
+def _head_start_allowed(options, topobjdir, head):
+    """Whether this run may adopt (and save) a head start: a plain local run
+    whose state directory is the one the head start read."""
+    if head is None:
+        return False
+    from .store import state_dir, store_arg
+
+    store = store_arg(options) or ""
+    name, seed = parse_policy(options.get("schedule") or "history")
+    return (state_dir(options, topobjdir) == head.state_dir and not options.get("broker")
+            and not options.get("resume") and not options.get("verify") and options.get("repeat") is None
+            and not options.get("run_until_failure") and "://" not in store
+            and not (name == "shuffle" and seed is None))
+
+
+def _save_head_start(head, options, selected, specs, planned, walls, run_plan):
+    """What the next run of this command starts first (execution/head_start.py)."""
+    from .execution.head_start import as_saved, next_first
+
+    measured = {t: wall for t, (wall, _) in walls.items() if wall is not None}
+    first = next_first(specs, planned, measured, run_plan.scheduler.name == "history", run_plan.jobs)
+    inputs = [os.path.abspath(t) for t in options.get("tests") or ()]
+    inputs += {os.path.abspath(t.group) for t in selected if t.group not in ("default", None)}
+    objdir = options.get("objdir") or os.environ.get("MOZ_OBJDIR")
+    if objdir:
+        inputs.append(os.path.join(objdir, "mozinfo.json"))
+    inputs += [s.path for s in first if s.path]
+    predicted = getattr(run_plan.scheduler, "predicted", {})
+    memory = sum(max(predicted.get(s.id) or 0, walls.get(s.id, (None, 0))[1]) for s in first)
+    head.save_next([as_saved(s) for s in first], inputs, run_plan.jobs, options.get("kill_grace", 5.0),
+                   memory=memory, max_memory=options.get("max_memory"))
 
 
 class _Replayed:

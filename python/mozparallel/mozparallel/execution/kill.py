@@ -13,26 +13,15 @@ token in its environment, else by its session. Trees are walked through
 not exist, psutil's full scan is the fallback.
 """
 
-import ctypes
 import os
 import signal
 import threading
 
 import psutil
 
-from .process import TOKEN_VAR
+from .process import TOKEN_VAR, become_subreaper  # noqa: F401 (the pool calls kill.become_subreaper)
 
-PR_SET_CHILD_SUBREAPER = 36
 _TOKEN_PREFIX = (TOKEN_VAR + "=").encode()
-
-
-def become_subreaper():
-    """Make orphans of our tests our children (Linux); harmless elsewhere."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
-    except (OSError, AttributeError):
-        return False
 
 
 def _read(path, size=1 << 16):

@@ -114,7 +114,8 @@ class Running:
 class Pool:
     """Runs the tests a scheduler hands out, ``jobs`` at a time."""
 
-    def __init__(self, events, make_parser, options, env=None, on_result=None, on_tick=None):
+    def __init__(self, events, make_parser, options, env=None, on_result=None, on_tick=None,
+                 head_start=None):
         self.events = events
         self.make_parser = make_parser
         self.options = options
@@ -140,13 +141,18 @@ class Pool:
         self.guardian = None
         self.finished_ids = set()           # tests that ended on their own (not stopped)
         self._test_of_token = {}
+        self.head_start = head_start        # head_start.HeadStart: tests already started, to adopt
 
     # -- public ------------------------------------------------------------
     def run(self, scheduler):
         self.scheduler = scheduler
         kill.become_subreaper()
         self.watch = kill.ChildWatch()
-        if self.options.guarded_prefix is None:
+        head, self.head_start = self.head_start, None
+        if head is not None and head.run_token is not None and self.options.guarded_prefix is None:
+            # Its tests run under its guardian and tokens: carry on with them.
+            self._run_token, self._seq, self.guardian = head.run_token, head.last_seq, head.guardian
+        elif self.options.guarded_prefix is None:
             self.guardian = start_guardian(self._run_token + "-", self.options.kill_grace)
         if self.guardian is not None:
             self.watch.ignored.add(self.guardian.pid)
@@ -156,6 +162,8 @@ class Pool:
         os.set_blocking(self._wakeup_w, False)
         self.sel.register(self._wakeup_r, selectors.EVENT_READ, (None, _WAKEUP))
         try:
+            if head is not None:
+                self._adopt_head_start(head, scheduler)
             self._loop(scheduler)
         finally:
             self._end_all_now()
@@ -252,6 +260,44 @@ class Pool:
         except (OSError, ValueError, subprocess_error()) as e:
             self._finish(r, ExitInfo(returncode=None, spawn_error=_os_error_text(e, spec.argv)))
             return
+        self._watch(r)
+
+    def _adopt_head_start(self, head, scheduler):
+        """Take over the tests the head start began (head_start.py): each one
+        this run's plan has with exactly the same command, directory and
+        environment; kill any other."""
+        same_env = {k: v for k, v in self.base_env.items() if k != TOKEN_VAR} == head.environ
+        take = getattr(scheduler, "take", None)
+        adopted, killed = [], []
+        for pre in head.take():
+            spec = None
+            if same_env and take is not None and self.free_slots:
+                spec = take(pre.id, pre.matches)
+            if spec is None:
+                head.kill(pre)
+                killed.append(pre.id)
+                continue
+            slot = self.free_slots.pop()
+            self._test_of_token[pre.token] = spec.id
+            r = Running(spec, self.make_parser(spec), slot, pre.token)
+            r.started = r.last_output = pre.started
+            r.started_wall = pre.started_wall
+            r.proc = pre.proc
+            self.events.emit({"action": "test_start", "test": spec.id})
+            self._watch(r)
+            adopted.append(pre)
+        if adopted:
+            ahead = time.monotonic() - min(p.started for p in adopted)
+            self.events.emit({"action": "log", "level": "INFO", "message":
+                              "mozparallel: head start: %d tests were started %.2fs before the pool, "
+                              "as the last run of this command planned" % (len(adopted), ahead)})
+        if killed:
+            self.events.emit({"action": "log", "level": "WARNING", "message":
+                              "mozparallel: head start: this run does not run %s as the last run "
+                              "planned; killed it before it could finish" % ", ".join(killed)})
+
+    def _watch(self, r):
+        """Read a started test's output and watch for its end."""
         r.pid_text = str(r.proc.pid)
         register = self.sel.register
         register(r.proc.stdout_fd, selectors.EVENT_READ, (r, _STDOUT))

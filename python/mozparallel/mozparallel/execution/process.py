@@ -17,7 +17,6 @@ import os
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass
 
 # The environment variable that marks every process of a test, so that
 # descendants that left its session can still be found by pid (psutil
@@ -25,12 +24,36 @@ from dataclasses import dataclass
 TOKEN_VAR = "MOZPARALLEL_TEST_TOKEN"
 
 
-@dataclass
+PR_SET_CHILD_SUBREAPER = 36
+
+
 class Reaped:
-    returncode: int          # negative: killed by that signal
-    user: float              # CPU seconds (the process and its waited-for children)
-    system: float
-    maxrss_kb: int           # largest single RSS among them
+    """How a test's main process ended (a plain class: this module is on the
+    head start's path, see head_start.py, where dataclasses' import costs)."""
+
+    __slots__ = ("returncode", "user", "system", "maxrss_kb")
+
+    def __init__(self, returncode, user, system, maxrss_kb):
+        self.returncode = returncode    # negative: killed by that signal
+        self.user = user                # CPU seconds (the process and its waited-for children)
+        self.system = system
+        self.maxrss_kb = maxrss_kb      # largest single RSS among them
+
+    def __repr__(self):
+        return "Reaped(returncode=%r, user=%r, system=%r, maxrss_kb=%r)" % (
+            self.returncode, self.user, self.system, self.maxrss_kb)
+
+
+def become_subreaper():
+    """Make orphans of our tests our children (Linux; see kill.py); harmless
+    elsewhere. Idempotent."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
 
 
 class TestProcess:

@@ -38,6 +38,17 @@ class _Ordered:
     def finished(self, test_id, seconds):
         pass
 
+    def take(self, test_id, accept=None):
+        """Hand out test ``test_id`` now, out of order (a test the head start
+        already began), if it is still to run and ``accept(spec)``; else None."""
+        for spec in self._queue:
+            if spec.id == test_id:
+                if accept is not None and not accept(spec):
+                    return None
+                self._queue.remove(spec)
+                return spec
+        return None
+
     def remaining(self):
         return len(self._queue)
 

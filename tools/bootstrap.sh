@@ -1,7 +1,9 @@
 #!/bin/bash
 # Create or refresh the project's virtualenv in .venv, from nothing but
 # Python 3.11: pinned packages from requirements*.txt plus the mozparallel
-# package (editable). Re-runs pip only when a requirements file changed.
+# package (editable; pyproject.toml makes that a plain path .pth, not an
+# import hook run at every start-up). Re-runs pip only when a requirements
+# file, pyproject.toml or this script changed.
 # Used by ./mach (first run), test/run and .ci/run.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,7 +15,7 @@ if [ -z "$python" ]; then
   done
 fi
 [ -n "$python" ] || { echo "bootstrap: no python3 found" >&2; exit 1; }
-stamp_want=$(cat "$top/requirements.txt" "$top/requirements-test.txt" "$top/python/mozparallel/pyproject.toml" | sha256sum | cut -c1-16)
+stamp_want=$(cat "$top/requirements.txt" "$top/requirements-test.txt" "$top/python/mozparallel/pyproject.toml" "$top/tools/bootstrap.sh" | sha256sum | cut -c1-16)
 if [ -x "$venv/bin/python" ] && [ "$(cat "$venv/.stamp" 2>/dev/null)" = "$stamp_want" ]; then
   exit 0
 fi

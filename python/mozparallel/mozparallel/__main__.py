@@ -1,5 +1,3 @@
-import sys
+from mozparallel.cli import console_main
 
-from mozparallel.cli import main
-
-sys.exit(main())
+console_main()

@@ -1,0 +1,135 @@
+"""The fixed cost of a run: the standalone entry point ends the process
+without the interpreter's teardown (cli.console_main) yet leaves every
+file complete, and the venv's editable install is a plain path .pth."""
+
+import glob
+import os
+import sqlite3
+import subprocess
+import sys
+import sysconfig
+
+from conftest import VENV_PYTHON, paralleltest, read_raw, write_test
+
+# ``paralleltest`` (conftest) runs ``python -m mozparallel``: console_main.
+# This is the ordinary exit, for comparison.
+ORDINARY_EXIT = "import sys\nfrom mozparallel.cli import main\nsys.exit(main())"
+
+
+def _suite(directory):
+    """20 TAP tests, one failing, two writing thousands of points."""
+    paths = []
+    for i in range(20):
+        if i == 7:
+            body = 'printf "1..2\\nok 1\\nnot ok 2 - broken\\n"\n'
+        elif i in (3, 12):
+            body = 'i=1; echo "1..3000"; while [ $i -le 3000 ]; do echo "ok $i - point $i"; i=$((i+1)); done\n'
+        else:
+            body = 'printf "1..1\\nok 1\\n"\n'
+        paths.append(write_test(directory, "t%02d.sh" % i, body))
+    return paths
+
+
+def _run(tmp_path, name, command=None):
+    out = tmp_path / name
+    out.mkdir()
+    args = ["-j", "4", "-r", "tap", "--log-subtests", "all", "--objdir", str(out),
+            "--log-raw", str(out / "raw.log"), "--log-tbpl", str(out / "tbpl.log")] + _suite(tmp_path / "suite")
+    if command is None:
+        proc = paralleltest(args, cwd=str(tmp_path))
+    else:
+        proc = subprocess.run([VENV_PYTHON, "-c", command] + args, cwd=str(tmp_path),
+                              capture_output=True, text=True, timeout=120)
+    return proc, out
+
+
+def _outline(events):
+    """What a raw log says, without times, pids and the interleaving of
+    tests running at once."""
+    kept = ("suite_start", "test_start", "test_status", "test_end", "suite_end")
+    return sorted(((e["action"], e.get("test"), e.get("subtest"), e.get("status")) for e in events
+                   if e["action"] in kept), key=repr)
+
+
+def test_files_are_complete_after_the_fast_exit(tmp_path):
+    (tmp_path / "suite").mkdir()
+    proc, out = _run(tmp_path, "fast")
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout.rstrip().endswith("1 unexpected, 0 skipped, 0 expected failures")
+
+    events = read_raw(out / "raw.log")      # every line parses: nothing half written
+    ends = [e for e in events if e["action"] == "test_end"]
+    assert len(ends) == 20
+    assert [e["status"] for e in ends].count("OK") == 19
+    assert sum(1 for e in events if e["action"] == "test_status") == 2 * 3000 + 2 + 17
+    assert events[0]["action"] == "suite_start" and events[-1]["action"] == "suite_end"
+
+    tbpl = (out / "tbpl.log").read_text()
+    assert tbpl.count("TEST-START") == 20
+    assert "TEST-UNEXPECTED-FAIL | suite/t07.sh | broken" in tbpl
+    assert tbpl.rstrip().splitlines()[-1].startswith("SUITE-END")
+
+    db = sqlite3.connect(str(out / ".mozparallel" / "history.sqlite"))
+    try:
+        runs = db.execute("SELECT status, ended FROM runs").fetchall()
+        results = db.execute("SELECT test, status FROM results").fetchall()
+    finally:
+        db.close()
+    assert len(runs) == 1 and runs[0][0] == "UNEXPECTED" and runs[0][1] is not None
+    assert sorted(results) == sorted(("suite/t%02d.sh" % i, "OK" if i != 7 else "ERROR") for i in range(20))
+
+    # The same run with the interpreter's ordinary exit writes the same.
+    slow, slow_out = _run(tmp_path, "ordinary", ORDINARY_EXIT)
+    assert slow.returncode == proc.returncode
+    assert _outline(read_raw(slow_out / "raw.log")) == _outline(events)
+
+
+CONSOLE = """
+import atexit, sys, threading, time
+import mozparallel.cli as cli
+
+class Teardown:
+    def __del__(self):
+        print("teardown ran", flush=True)
+
+keep = Teardown()      # freed only by the interpreter's teardown
+atexit.register(lambda: print("atexit ran"))
+
+def fake_main():
+    print("main ran")  # still in stdout's buffer (a pipe) when main returns
+    if "thread" in sys.argv:
+        threading.Thread(target=time.sleep, args=(0.2,)).start()
+    return None if "none" in sys.argv else 3
+
+cli.main = fake_main
+cli.console_main()
+"""
+
+
+def _console(*argv):
+    return subprocess.run([VENV_PYTHON, "-c", CONSOLE] + list(argv), capture_output=True, text=True, timeout=30)
+
+
+def test_console_main_skips_only_the_teardown():
+    proc = _console()
+    assert proc.returncode == 3
+    assert proc.stdout.splitlines() == ["main ran", "atexit ran"]
+    assert _console("none").returncode == 0
+
+
+def test_console_main_waits_for_a_live_thread_the_ordinary_way():
+    proc = _console("thread")
+    assert proc.returncode == 3
+    assert proc.stdout.splitlines() == ["main ran", "atexit ran", "teardown ran"]
+
+
+def test_editable_install_is_a_plain_path():
+    """No import hook in the venv's .pth files (it cost 12-16 ms a start)."""
+    site = sysconfig.get_paths()["purelib"]
+    pths = glob.glob(os.path.join(site, "__editable__*mozparallel*.pth"))
+    assert pths, "mozparallel is not installed editable in %s" % site
+    for pth in pths:
+        lines = [line for line in open(pth).read().splitlines() if line.strip()]
+        assert lines and not any(line.startswith("import") for line in lines), (pth, lines)
+    assert not glob.glob(os.path.join(site, "__editable__*mozparallel*finder.py"))
+    assert sys.modules.get("__editable___mozparallel_0_1_0_finder") is None

@@ -147,6 +147,7 @@ class Sampler:
         self.tests = {}             # key (the test's token) -> TreeMetrics
         self._tokens = {}           # adopted pid -> (psutil.Process, token or None)
         self._me = os.getpid()
+        self.ignored = set()        # the runner's own children (its guardian): never a test's
         self._own_peak = (0, -1.0)  # (kB, when read): re-read at most every 0.1 s
 
     def start(self, key, main_pid, started):
@@ -200,8 +201,9 @@ class Sampler:
         their environment (read once per process)."""
         found = {}
         live = set()
+        ignored = self.ignored
         for pid in children_of(self._me):
-            if pid in main_pids:
+            if pid in main_pids or pid in ignored:
                 continue
             live.add(pid)
             entry = self._tokens.get(pid)

@@ -157,6 +157,7 @@ class Pool:
         if self.guardian is not None:
             self.watch.ignored.add(self.guardian.pid)
         self.watch.ignored.update(self.options.own_pids)
+        self.sampler.ignored = self.watch.ignored
         self._wakeup_r, self._wakeup_w = os.pipe()
         os.set_blocking(self._wakeup_r, False)
         os.set_blocking(self._wakeup_w, False)
@@ -530,12 +531,13 @@ class Pool:
         self.running.pop(r.proc.pid, None)
         reaped = r.reaped
         leaked = r.leaked
-        self.sampler.last_look(r.token, self.running)
         # The one look per test for processes it left: every one of them is
         # now our child (we are a subreaper), so one read of our children
-        # list finds them, whatever session or group they moved to.
+        # list finds them, whatever session or group they moved to. With
+        # none, nothing of its tree is alive and there is nothing to sample.
         adopted = self.watch.unknown(self.running)
         if adopted:
+            self.sampler.last_look(r.token, self.running)
             leaked = leaked + self._adopted_leaks(r, adopted)
         exit = ExitInfo(returncode=None)
         if reaped is not None:

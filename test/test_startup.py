@@ -133,3 +133,47 @@ def test_editable_install_is_a_plain_path():
         assert lines and not any(line.startswith("import") for line in lines), (pth, lines)
     assert not glob.glob(os.path.join(site, "__editable__*mozparallel*finder.py"))
     assert sys.modules.get("__editable___mozparallel_0_1_0_finder") is None
+
+
+# Loaded only where needed: a manifest (tomllib, the manifest readers), a
+# chunked run (hashlib). secrets (run ids) is not used at all: it loads OpenSSL.
+NOT_ON_THE_PLAIN_PATH = ("tomllib", "hashlib", "_hashlib", "hmac", "secrets",
+                         "mozparallel.selection.manifest", "mozparallel.selection.toml_format")
+
+
+def _imported(args, cwd):
+    proc = subprocess.run([VENV_PYTHON, "-X", "importtime", "-m", "mozparallel"] + args, cwd=str(cwd),
+                          capture_output=True, text=True, timeout=60)
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("import time:")]
+    assert lines, proc.stderr
+    return proc, {line.rsplit("|", 1)[1].strip() for line in lines}
+
+
+def test_a_plain_run_imports_only_what_it_needs(tmp_path):
+    test = write_test(tmp_path, "t.sh", 'printf "1..1\\nok 1\\n"\n')
+    proc, modules = _imported(["-r", "tap", "--objdir", str(tmp_path), test], tmp_path)
+    assert proc.returncode == 0
+    assert "mozparallel.run" in modules
+    assert not modules & set(NOT_ON_THE_PLAIN_PATH)
+
+    manifest = tmp_path / "m.toml"
+    manifest.write_text('["t.sh"]\n')
+    # A new objdir: no history, so chunks by hash.
+    proc, modules = _imported(["-r", "tap", "--objdir", str(tmp_path / "new"), "--total-chunks", "2",
+                               "--this-chunk", "1", str(manifest)], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert {"tomllib", "hashlib", "mozparallel.selection.manifest"} <= modules
+
+
+def test_median_is_the_statistics_median():
+    import random
+    import statistics
+
+    from mozparallel.store.records import median
+
+    rng = random.Random(1)
+    for n in range(1, 40):
+        values = [rng.choice((rng.randint(0, 9), rng.random())) for _ in range(n)]
+        assert median(values) == statistics.median(values)
+        assert type(median(values)) is type(statistics.median(values))
+    assert median(iter([3, 1, 2])) == 2

@@ -6,7 +6,6 @@ depends only on the test ids, the history snapshot and N.
 """
 
 import heapq
-import hashlib
 from dataclasses import dataclass, field
 
 # Improvement passes after the greedy packing (each moves or swaps one pair).
@@ -36,6 +35,8 @@ class ChunkPlan:
 
 def hash_chunk(test_id, total):
     """0-based chunk of a test by a hash of its id (same on every machine)."""
+    import hashlib      # here: only chunked runs pay for loading OpenSSL (about 3 ms)
+
     digest = hashlib.sha256(test_id.encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") % total
 

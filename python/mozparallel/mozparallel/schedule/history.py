@@ -4,8 +4,9 @@ from whatever exists (the store, a ``--runtimes`` file); policies, ``-j auto``
 and chunks only ever see this snapshot, never a store.
 """
 
-import statistics
 from dataclasses import dataclass, field
+
+from ..store.records import median
 
 # Results of a test looked at (newest first) for its typical figures.
 RECENT = 5
@@ -43,7 +44,7 @@ class TestHistory:
         """{id: seconds} for every id; tests never seen get the median of the
         known ones (0 when none is known), so a plan can still be made."""
         known = [self.wall(t) for t in test_ids if self.wall(t) is not None]
-        default = statistics.median(known) if known else 0.0
+        default = median(known) if known else 0.0
         return {t: (self.wall(t) if self.wall(t) is not None else default) for t in test_ids}
 
     def __len__(self):
@@ -65,8 +66,8 @@ def history_from_results(results, recent=RECENT):
         peaks = [max(r.peak_rss_kb or 0, r.maxrss_kb or 0) * 1024 for r in rs]
         peaks = [p for p in peaks if p > 0]
         figures[test] = Figures(
-            wall=statistics.median(r.wall for r in rs),
-            cpu=statistics.median(cpus) if cpus else None,
+            wall=median(r.wall for r in rs),
+            cpu=median(cpus) if cpus else None,
             peak_rss=max(peaks) if peaks else None,
         )
     return figures

@@ -5,8 +5,9 @@ the run, or than the predicted peak memory allows.
 """
 
 import math
-import statistics
 from dataclasses import dataclass
+
+from ..store.records import median
 
 # At most this many jobs per core, however idle the tests are: each running
 # test still costs the runner a few file descriptors and some bookkeeping.
@@ -59,7 +60,7 @@ def _memory_cap(jobs, reason, history, ids, budget):
              if t in history.figures and history.figures[t].peak_rss]
     if not peaks or not budget:
         return jobs, reason
-    typical = statistics.median(peaks)
+    typical = median(peaks)
     fit = max(1, int(budget // typical))
     if fit < jobs:
         return fit, reason + "; capped at %d by memory (typical peak %s, %s for tests)" % (

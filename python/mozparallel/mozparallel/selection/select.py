@@ -8,9 +8,8 @@ schedule: a test of another chunk stays in the list with
 
 import os
 
-from .discover import InputError, discover
+from .discover import MANIFEST_SUFFIXES, InputError, discover
 from .filters import apply_filters
-from .manifest import ManifestReader
 from .mozinfo_values import load_values
 
 
@@ -22,9 +21,15 @@ def objdir_for(options, topobjdir=None):
 def select_tests(options, topobjdir=None):
     """(tests, mozinfo values) for ``options`` (a dict of parsed options)."""
     values = load_values(objdir_for(options, topobjdir), options.get("mozinfo") or ())
-    reader = ManifestReader(values, strict=not options.get("lenient_conditions"),
-                            allow_missing=bool(options.get("allow_missing")))
-    tests = discover(options.get("tests") or [], manifest_reader=reader)
+    args = options.get("tests") or []
+    reader = None
+    if any(arg.endswith(MANIFEST_SUFFIXES) for arg in args):
+        # Only a run given a manifest loads the manifest readers (about 2 ms).
+        from .manifest import ManifestReader
+
+        reader = ManifestReader(values, strict=not options.get("lenient_conditions"),
+                                allow_missing=bool(options.get("allow_missing")))
+    tests = discover(args, manifest_reader=reader)
     filtered = apply_filters(tests, tags=options.get("tag"), subsuite=options.get("subsuite"),
                              path_prefixes=options.get("path_prefix"))
     if tests and not filtered:

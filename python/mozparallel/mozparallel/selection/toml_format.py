@@ -5,10 +5,12 @@ arrays (the form of conditions, one per element) are joined with newlines,
 and a trailing `` # comment`` inside a string is dropped. Test names must be
 quoted (``["test_a.js"]``); an unquoted dotted name is reported, not read as
 nested tables. Line numbers come from a light scan of the text.
+
+``tomllib`` is imported when a ``.toml`` manifest is read, not by every run
+(about 2 ms).
 """
 
 import re
-import tomllib
 
 from .sections import DEFAULT_SECTION, ManifestError, ParsedManifest, Section
 
@@ -20,6 +22,8 @@ _KEY = re.compile(r"""^[ \t]*(?:"([^"\\]*)"|'([^']*)'|([A-Za-z0-9_-]+))[ \t]*=""
 def _header_name(raw):
     if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
         if "\\" in raw and raw[0] == '"':
+            import tomllib
+
             return tomllib.loads("k = " + raw)["k"]
         return raw[1:-1]
     return raw
@@ -54,6 +58,8 @@ def _string(value):
 
 
 def parse_toml(path, text):
+    import tomllib
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:

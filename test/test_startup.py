@@ -177,3 +177,38 @@ def test_median_is_the_statistics_median():
         assert median(values) == statistics.median(values)
         assert type(median(values)) is type(statistics.median(values))
     assert median(iter([3, 1, 2])) == 2
+
+
+MOZINFO_CHECK = r'''
+import json, sys
+from mozparallel.selection.mozinfo_values import live_values
+values = live_values(sys.argv[1])
+print(json.dumps({"values": values, "imported": "mozinfo" in sys.modules}))
+'''
+
+
+def test_live_mozinfo_is_cached_in_the_state_dir_until_what_it_comes_from_changes(tmp_path):
+    """mozinfo runs five programs at import; the second run reads the values
+    the first one kept, and a change of a variable mozinfo reads (or of the
+    cached key) makes it detect again."""
+    import json
+    import subprocess
+
+    from conftest import VENV_PYTHON
+
+    def look(env=None):
+        full = dict(os.environ, **(env or {}))
+        out = subprocess.run([VENV_PYTHON, "-c", MOZINFO_CHECK, str(tmp_path)], env=full,
+                             capture_output=True, text=True, check=True).stdout
+        return json.loads(out)
+
+    first = look()
+    assert first["imported"] and (tmp_path / "mozinfo-live.json").exists()
+    second = look()
+    assert not second["imported"] and second["values"] == first["values"]
+    assert second["values"]["os"] == "linux" and second["values"]["arch"] == first["values"]["processor"]
+    assert look({"MOZ_AUTOMATION": "1"})["imported"]        # mozinfo reads it: detected again
+    cache = json.loads((tmp_path / "mozinfo-live.json").read_text())
+    cache["key"]["uname"][2] = "another kernel"
+    (tmp_path / "mozinfo-live.json").write_text(json.dumps(cache))
+    assert look()["imported"]

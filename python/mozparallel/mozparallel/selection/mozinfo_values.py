@@ -29,13 +29,98 @@ def parse_override(text):
     return key, value
 
 
-def live_values():
+CACHE_NAME = "mozinfo-live.json"
+CACHE_FORMAT = 1
+# Files whose change can change what mozinfo detects (besides uname and the
+# interpreter): the distribution's release files.
+_RELEASE_FILES = ("/etc/os-release", "/usr/lib/os-release", "/etc/lsb-release")
+# The environment variables mozinfo 1.2.3 reads while detecting.
+_ENV = ("MOZ_AUTOMATION", "OS", "PROCESSOR_ARCHITECTURE", "PROCESSOR_ARCHITEW6432", "WAYLAND_DISPLAY",
+        "DISPLAY")
+
+
+def live_values(cache_dir=None):
+    """``mozinfo.info`` of this machine, plus ``arch``.
+
+    Importing mozinfo detects the machine by running five programs
+    (``uname -p``, ``file -b`` on the interpreter, ``lsb_release -a``,
+    ``uname -rs``, ``ldconfig -p``): 15-20 ms of every run, and as much CPU
+    taken from the tests beside it. With ``cache_dir`` (the run's state
+    directory) the values are kept in ``mozinfo-live.json`` and reused while
+    nothing they come from has changed: the uname fields, the interpreter
+    and the mozinfo package (path and mtime), the distribution's release
+    files, the environment variables mozinfo reads."""
+    key = _machine_key() if cache_dir else None
+    if key is not None:
+        cached = _read_cache(cache_dir, key)
+        if cached is not None:
+            return cached
     import mozinfo
 
     values = dict(mozinfo.info)
     if "arch" not in values and values.get("processor"):
         values["arch"] = values["processor"]
+    if key is not None:
+        _write_cache(cache_dir, key, values)
     return values
+
+
+def _mtime(path):
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
+def _machine_key():
+    import importlib.util
+    import sys
+
+    try:
+        # The package, not mozinfo.mozinfo: finding a submodule imports its
+        # package, and importing mozinfo is what detects the machine.
+        spec = importlib.util.find_spec("mozinfo")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin:
+        return None
+    return {
+        "format": CACHE_FORMAT,
+        "uname": list(os.uname()),
+        "python": [sys.executable, _mtime(sys.executable), sys.version],
+        "mozinfo": [spec.origin, _mtime(os.path.join(os.path.dirname(spec.origin), "mozinfo.py"))],
+        "release": [[p, _mtime(p)] for p in _RELEASE_FILES],
+        "env": {name: os.environ.get(name) for name in _ENV},
+    }
+
+
+def _read_cache(cache_dir, key):
+    try:
+        with open(os.path.join(cache_dir, CACHE_NAME), encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("key") != key or not isinstance(data.get("values"), dict):
+        return None
+    return data["values"]
+
+
+def _write_cache(cache_dir, key, values):
+    path = os.path.join(cache_dir, CACHE_NAME)
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    try:
+        text = json.dumps({"key": key, "values": values})
+        if json.loads(text)["values"] != values:
+            return      # something JSON does not keep as it is: never cache it
+        os.makedirs(cache_dir, exist_ok=True)
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except (OSError, TypeError, ValueError):
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
 
 
 def objdir_values(objdir):
@@ -55,10 +140,11 @@ def objdir_values(objdir):
     return data
 
 
-def load_values(objdir=None, overrides=()):
+def load_values(objdir=None, overrides=(), cache_dir=None):
     """Live mozinfo, then ``<objdir>/mozinfo.json``, then ``overrides``
-    (``KEY=VALUE`` strings or (key, value) pairs)."""
-    values = live_values()
+    (``KEY=VALUE`` strings or (key, value) pairs). ``cache_dir``: where the
+    live values may be kept between runs (see ``live_values``)."""
+    values = live_values(cache_dir)
     values.update(objdir_values(objdir))
     for item in overrides:
         if isinstance(item, str):

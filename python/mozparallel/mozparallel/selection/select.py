@@ -20,7 +20,10 @@ def objdir_for(options, topobjdir=None):
 
 def select_tests(options, topobjdir=None):
     """(tests, mozinfo values) for ``options`` (a dict of parsed options)."""
-    values = load_values(objdir_for(options, topobjdir), options.get("mozinfo") or ())
+    from ..store import state_dir
+
+    values = load_values(objdir_for(options, topobjdir), options.get("mozinfo") or (),
+                         cache_dir=state_dir(options, topobjdir))
     args = options.get("tests") or []
     reader = None
     if any(arg.endswith(MANIFEST_SUFFIXES) for arg in args):

@@ -212,6 +212,22 @@ def test_history_chart_and_escaping_without_a_run():
     assert data["tests"][0]["start"] == 0.0 and data["wall"] == 0.6
 
 
+def test_a_test_begun_by_the_head_start_is_drawn_from_its_real_start():
+    """Adopted tests are logged as started after suite_start; their bar and
+    the run's wall time go from the process's real start (end - wall)."""
+    c = ReportCollector()
+    c.suite_start({"time": 10000, "extra": {"jobs": 2}})
+    c.test_start({"test": "early", "time": 10100})        # adopted 0.3 s after it started
+    c.test_start({"test": "later", "time": 10150})
+    c.test_end({"test": "later", "status": "OK", "time": 10650, "extra": {"wall": 0.5, "slot": 2}})
+    c.test_end({"test": "early", "status": "OK", "time": 11800, "extra": {"wall": 2.0, "slot": 1}})
+    c.suite_end({"time": 11810})
+    data = c.report_data()
+    by = {t["test"]: t for t in data["tests"]}
+    assert by["early"]["start"] == 0.0 and by["later"]["start"] == 0.35
+    assert data["started"] == 9800 and abs(data["wall"] - 2.01) < 1e-9
+
+
 def _data_of(page):
     m = re.search(r'<script id="report-data" type="application/json">(.*?)</script>', page, re.S)
     return m.group(1)

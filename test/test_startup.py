@@ -202,6 +202,9 @@ def test_live_mozinfo_is_cached_in_the_state_dir_until_what_it_comes_from_change
                              capture_output=True, text=True, check=True).stdout
         return json.loads(out)
 
+    gone = tmp_path / "not-created"
+    subprocess.run([VENV_PYTHON, "-c", MOZINFO_CHECK, str(gone)], capture_output=True, text=True, check=True)
+    assert not gone.exists()        # a cache never creates the state directory
     first = look()
     assert first["imported"] and (tmp_path / "mozinfo-live.json").exists()
     second = look()

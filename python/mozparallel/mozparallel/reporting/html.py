@@ -71,6 +71,10 @@ class ReportCollector(LogHandler):
             start = None        # ran in an earlier run (--resume): in the table, not the timeline
         if wall is None and start is not None and data.get("time") is not None:
             wall = (data["time"] - start) / 1000.0
+        elif wall is not None and start is not None and data.get("time") is not None:
+            # The process's real start: a test the head start began is
+            # logged as started only when the runner adopts it.
+            start = min(start, data["time"] - 1000.0 * wall)
         cpu = None
         if extra.get("cpu_user") is not None:
             cpu = extra.get("cpu_user", 0) + extra.get("cpu_system", 0)
@@ -80,7 +84,7 @@ class ReportCollector(LogHandler):
             "expected": data.get("expected"),
             "outcome": outcome,
             "message": data.get("message"),
-            "start": None if start is None or self.suite_time is None else (start - self.suite_time) / 1000.0,
+            "start": start,           # ms for now; seconds from the run's start in report_data
             "wall": wall if status != "SKIP" or extra.get("slot") is not None else None,
             "cpu": cpu,
             "maxrss_kb": extra.get("maxrss_kb"),
@@ -93,21 +97,29 @@ class ReportCollector(LogHandler):
         self.end_time = data.get("time")
 
     def report_data(self, history=None, title="mozparallel run"):
+        # The run starts at suite_start, or earlier if the head start began
+        # tests before it.
+        origin = self.suite_time
+        starts = [t["start"] for t in self.tests if t["start"] is not None]
+        if origin is not None and starts:
+            origin = min(origin, min(starts))
+        tests = [dict(t, start=None if t["start"] is None or origin is None else (t["start"] - origin) / 1000.0)
+                 for t in self.tests]
         wall = None
-        if self.suite_time is not None and self.end_time is not None:
-            wall = (self.end_time - self.suite_time) / 1000.0
+        if origin is not None and self.end_time is not None:
+            wall = (self.end_time - origin) / 1000.0
         counts = {}
         for t in self.tests:
             counts[t["outcome"]] = counts.get(t["outcome"], 0) + 1
         return {
             "title": title,
-            "started": self.suite_time,
+            "started": origin,
             "wall": wall,
             "jobs": self.jobs,
             "run_id": self.run_id,
             "run_info": self.run_info,
             "counts": counts,
-            "tests": self.tests,
+            "tests": tests,
             "history": list(history or []),
         }
 

@@ -46,10 +46,11 @@ def live_values(cache_dir=None):
     (``uname -p``, ``file -b`` on the interpreter, ``lsb_release -a``,
     ``uname -rs``, ``ldconfig -p``): 15-20 ms of every run, and as much CPU
     taken from the tests beside it. With ``cache_dir`` (the run's state
-    directory) the values are kept in ``mozinfo-live.json`` and reused while
-    nothing they come from has changed: the uname fields, the interpreter
-    and the mozinfo package (path and mtime), the distribution's release
-    files, the environment variables mozinfo reads."""
+    directory, once a run has created it) the values are kept in
+    ``mozinfo-live.json`` and reused while nothing they come from has
+    changed: the uname fields, the interpreter and the mozinfo package
+    (path and mtime), the distribution's release files, the environment
+    variables mozinfo reads."""
     key = _machine_key() if cache_dir else None
     if key is not None:
         cached = _read_cache(cache_dir, key)
@@ -112,7 +113,8 @@ def _write_cache(cache_dir, key, values):
         text = json.dumps({"key": key, "values": values})
         if json.loads(text)["values"] != values:
             return      # something JSON does not keep as it is: never cache it
-        os.makedirs(cache_dir, exist_ok=True)
+        if not os.path.isdir(cache_dir):
+            return      # a cache never creates the state directory (--list in a checkout)
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, path)

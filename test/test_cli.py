@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import (PYTHON, SHARED_BENCH, TOP, assert_mixed_outcomes, ends_by_test,
+from conftest import (PYTHON, SHARED_BENCH, TOP, VENV_PYTHON, assert_mixed_outcomes, ends_by_test,
                       marked_processes, paralleltest, read_raw, wait_gone, write_python_test,
                       write_test)
 
@@ -136,3 +136,13 @@ def test_mixed_failures_manifest_expectations_make_the_run_green(mixed, tmp_path
     got = raw_outcomes.outcomes(str(raw))
     assert {n: got.get(n) for n in expected if got.get(n) not in expected[n]["accept"]} == {}
     assert wait_gone(marker) == []
+
+
+def test_closed_stdout_is_a_one_line_error_not_a_traceback(tmp_path):
+    test = write_test(tmp_path, "t.sh", 'echo "1..1"\necho "ok 1"\n')
+    for args in (["-r", "tap", test], [test], ["history"]):
+        proc = subprocess.run(["sh", "-c", '"$0" -m mozparallel "$@" >&-', VENV_PYTHON] + args,
+                              cwd=str(tmp_path), capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.count("\n") == 1 and "standard output is closed" in proc.stderr
+        assert "Traceback" not in proc.stderr

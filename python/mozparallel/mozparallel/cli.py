@@ -378,6 +378,11 @@ def run_subcommand(name, argv):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
+    if sys.stdout is None:      # started with stdout closed (``>&-``): Python has no stream to report on
+        if sys.stderr is not None:
+            print("paralleltest: error: standard output is closed; redirect it (e.g. >/dev/null) "
+                  "and use --log-raw FILE for the results", file=sys.stderr)
+        return EXIT_USAGE
     if argv and argv[0] in SUBCOMMANDS:
         return run_subcommand(argv[0], argv[1:])
     # Before anything heavy is imported: start the tests the last run of

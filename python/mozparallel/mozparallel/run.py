@@ -17,7 +17,8 @@ from .protocols import make_parser
 from .reporting.run_reporters import RunReporters, check_report_path
 from .reporting.status import RunStatus
 from .resume import load_resumed, replay
-from .schedule import available_memory, parse_policy, load_history, mark_other_chunks, plan_chunks, plan_run, resolve_chunk
+from .schedule import (available_memory, load_history, mark_other_chunks, parse_policy, plan_chunks, plan_run,
+                       resolve_chunk)
 from .selection import select_tests
 from .selection.listing import write_listing
 from .store.recorder import start_recording
@@ -208,6 +209,7 @@ def run(options, topobjdir=None, head_start=None):
         ),
         on_result=on_result,
         on_tick=reporters.on_tick,
+        # (never with --broker, whose coordinator takes no head start)
         **({"head_start": head} if head is not None else {}),
     )
     # First SIGINT/SIGTERM: graceful stop; second: at once (interrupt.py).

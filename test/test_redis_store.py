@@ -91,6 +91,8 @@ def test_results_reach_redis_and_the_local_store(tmp_path, redis_server):
     assert sorted(r.test for r in results) == ["s/t%02d.sh" % i for i in range(5)]
     assert all(r.run_id == run.run_id and r.wall > 0 and r.cpu is not None for r in results)
     assert set(remote.durations(["s/t00.sh", "s/nope"])) == {"s/t00.sh"}
+    fields = ("run_id", "test", "wall", "status", "peak_rss_kb")
+    assert remote.recent_rows(10, fields) == [tuple(getattr(r, f) for f in fields) for r in results]
     local = _local(tmp_path)
     assert [r.run_id for r in local.runs()] == [run.run_id]
     assert len(local.results_of_run(run.run_id)) == 5

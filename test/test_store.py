@@ -167,6 +167,13 @@ def test_durations_are_medians_of_recent_results(tmp_path):
     assert store.durations(["u"], command="") == {}
     assert [r.run_id for r in store.recent_results(runs=2) if r.test == "t"] == ["run4", "run5"]
     assert [r.run_id for r in store.runs(limit=3)] == ["run5", "run4", "run3"]
+    # The narrow read the scheduler and the report use: the same results, only some fields.
+    fields = ("run_id", "test", "wall", "command", "status")
+    assert store.recent_rows(3, fields) == [tuple(getattr(r, f) for f in fields)
+                                            for r in store.recent_results(runs=3)]
+    assert len(store.recent_rows(3, fields)) == 6
+    with pytest.raises(ValueError):
+        store.recent_rows(3, ("wall; DROP TABLE results",))
 
 
 def test_command_key():

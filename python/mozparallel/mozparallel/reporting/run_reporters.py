@@ -110,7 +110,7 @@ def suite_history(options, topobjdir, collector, limit=HISTORY_RUNS):
         return []
     try:
         runs = store.runs(limit=limit)
-        results = store.recent_results(runs=limit)
+        rows = store.recent_rows(limit, ("run_id", "test", "status", "expected"))
     except (StoreError, OSError):
         return []
     finally:
@@ -120,10 +120,10 @@ def suite_history(options, topobjdir, collector, limit=HISTORY_RUNS):
             pass
     ours = {t["test"] for t in collector.tests}
     tests, unexpected = {}, {}
-    for r in results:
-        tests.setdefault(r.run_id, set()).add(r.test)
-        if r.expected and r.status != r.expected and r.status != "SKIP":
-            unexpected[r.run_id] = unexpected.get(r.run_id, 0) + 1
+    for run_id, test, status, expected in rows:
+        tests.setdefault(run_id, set()).add(test)
+        if expected and status != expected and status != "SKIP":
+            unexpected[run_id] = unexpected.get(run_id, 0) + 1
     out = []
     for run in sorted(runs, key=lambda r: r.started):
         theirs = tests.get(run.run_id, set())

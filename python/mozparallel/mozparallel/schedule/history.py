@@ -51,22 +51,32 @@ class TestHistory:
         return len(self.figures)
 
 
+# The fields of a stored result a snapshot is made of (``recent_rows``).
+ROW = ("test", "status", "wall", "cpu_user", "cpu_system", "peak_rss_kb", "maxrss_kb")
+
+
 def history_from_results(results, recent=RECENT):
     """A snapshot from result records (objects with ``test``, ``status``,
-    ``wall``, ``cpu``, ``peak_rss_kb``, ``maxrss_kb``), newest last."""
+    ``wall``, ``cpu_user``, ``cpu_system``, ``peak_rss_kb``, ``maxrss_kb``),
+    newest last."""
+    return history_from_rows([tuple(getattr(r, f, None) for f in ROW) for r in results], recent)
+
+
+def history_from_rows(rows, recent=RECENT):
+    """A snapshot from ``ROW`` tuples of stored results, newest last."""
     by_test = {}
-    for r in results:
-        if getattr(r, "status", None) == "SKIP" or r.wall is None:
+    for row in rows:
+        if row[1] == "SKIP" or row[2] is None:
             continue
-        by_test.setdefault(r.test, []).append(r)
+        by_test.setdefault(row[0], []).append(row)
     figures = {}
     for test, rs in by_test.items():
         rs = rs[-recent:]
-        cpus = [r.cpu for r in rs if r.cpu is not None]
-        peaks = [max(r.peak_rss_kb or 0, r.maxrss_kb or 0) * 1024 for r in rs]
+        cpus = [(u or 0.0) + (s or 0.0) for _, _, _, u, s, _, _ in rs if u is not None or s is not None]
+        peaks = [max(p or 0, m or 0) * 1024 for _, _, _, _, _, p, m in rs]
         peaks = [p for p in peaks if p > 0]
         figures[test] = Figures(
-            wall=median(r.wall for r in rs),
+            wall=median(r[2] for r in rs),
             cpu=median(cpus) if cpus else None,
             peak_rss=max(peaks) if peaks else None,
         )
@@ -98,8 +108,8 @@ def load_history(options, test_ids, topobjdir=None, warn=None, tests=None):
         try:
             store = open_store(options, topobjdir)
             if store is not None:
-                results = [r for r in store.recent_results(runs=RECENT_RUNS) if r.test in ids]
-                figures = history_from_results(results)
+                rows = [r for r in store.recent_rows(RECENT_RUNS, ROW) if r[0] in ids]
+                figures = history_from_rows(rows)
                 missing = [t for t in ids if t not in figures]
                 if missing:     # older than the recent runs: wall times only
                     figures = merge_walls(figures, store.durations(missing))

@@ -65,6 +65,9 @@ class MirroredStore:
     def recent_results(self, runs=10, command=None):
         return self._read("recent_results", runs, command)
 
+    def recent_rows(self, runs=10, fields=("test", "wall")):
+        return self._read("recent_rows", runs, fields)
+
     def runs(self, limit=10):
         return self._read("runs", limit)
 

@@ -57,6 +57,16 @@ class ResultRecord:
 
 RESULT_FIELDS = tuple(f.name for f in fields(ResultRecord) if f.name not in ("run_id", "run_started"))
 RUN_FIELDS = tuple(f.name for f in fields(RunRecord))
+# What ``recent_rows`` can return of a result.
+ROW_FIELDS = RESULT_FIELDS + ("run_id",)
+
+
+def check_row_fields(names):
+    """``names`` if each is a field ``recent_rows`` knows; else ValueError."""
+    unknown = [n for n in names if n not in ROW_FIELDS]
+    if unknown:
+        raise ValueError("not a result field: %s" % ", ".join(unknown))
+    return tuple(names)
 
 
 def result_to_dict(result):
@@ -77,6 +87,7 @@ class Store(Protocol):
     def record_run_end(self, run_id: str, ended: float, status: str) -> None: ...
     def durations(self, test_ids, command=None) -> dict: ...
     def recent_results(self, runs=10, command=None) -> list: ...
+    def recent_rows(self, runs=10, fields=("test", "wall")) -> list: ...
     def runs(self, limit=10) -> list: ...
     def close(self) -> None: ...
 

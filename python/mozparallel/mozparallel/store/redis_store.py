@@ -21,7 +21,7 @@ import threading
 import urllib.parse
 from dataclasses import asdict
 
-from .records import (RUN_FIELDS, RunRecord, median_durations, result_from_dict,
+from .records import (RUN_FIELDS, RunRecord, check_row_fields, median_durations, result_from_dict,
                       result_to_dict)
 from .sqlite_store import LOOKBACK, StoreError
 
@@ -221,6 +221,24 @@ class RedisStore:
             records = [result_from_dict(json.loads(v), rid.decode(), started) for v in table.values()]
             records.sort(key=lambda r: (r.end_offset is None, r.end_offset or 0.0))
             out.extend(r for r in records if command is None or r.command == command)
+        return out
+
+    def recent_rows(self, runs=10, fields=("test", "wall")):
+        """``recent_results``, only ``fields`` of each, as tuples (no records made)."""
+        fields = check_row_fields(fields)
+        try:
+            newest = self.client.zrevrange(PREFIX + "runs", 0, runs - 1, withscores=True)
+            pipe = self.client.pipeline(transaction=False)
+            for rid, _ in newest:
+                pipe.hgetall(PREFIX + "results:" + rid.decode())
+            tables = pipe.execute()
+        except self._redis.RedisError as e:
+            raise StoreError("cannot read %s: %s" % (self.description, self._scrub(e)))
+        out = []
+        for (rid, _), table in reversed(list(zip(newest, tables))):
+            rows = [dict(json.loads(v), run_id=rid.decode()) for v in table.values()]
+            rows.sort(key=lambda d: (d.get("end_offset") is None, d.get("end_offset") or 0.0))
+            out.extend(tuple(d.get(f) for f in fields) for d in rows)
         return out
 
     def runs(self, limit=10):

@@ -172,3 +172,38 @@ def test_take_hands_out_a_test_out_of_order_once():
     assert gate.next_test(1) is None        # a (60) does not fit beside b (50)
     gate.finished("b", 1.0)
     assert gate.next_test(1).id == "a"
+
+
+def test_ctrl_c_while_the_runner_starts_kills_what_the_head_start_began(tmp_path, marker):
+    """SIGINT as soon as the head start's tests are running (the runner is
+    still importing): exit 130 without a traceback, nothing left running."""
+    import signal
+    import subprocess
+
+    from conftest import VENV_PYTHON
+
+    tests = tmp_path / "tests"
+    tests.mkdir()
+    for name in ("x.sh", "y.sh"):
+        write_test(tests, name, 'echo "1..1"\nsleep 0.2\necho "ok 1"\n')
+    args = ["-j", "2", "-r", "tap", "--objdir", str(tmp_path / "obj"), str(tests / "x.sh"), str(tests / "y.sh")]
+    assert paralleltest(args, cwd=str(tmp_path), marker=marker).returncode == 0
+    path = tmp_path / "obj" / ".mozparallel" / FILENAME
+    data = json.load(open(path))
+    sleeper = write_test(tmp_path, "long.sh", "touch %s/started-$$\nsleep 30\n" % tmp_path)
+    for t in data["entries"][0]["tests"]:
+        t["argv"] = [sleeper]
+    json.dump(data, open(path, "w"))
+    env = dict(os.environ, MOZPARALLEL_TEST_MARKER=marker)
+    env.pop("MOZ_OBJDIR", None)
+    proc = subprocess.Popen([VENV_PYTHON, "-m", "mozparallel"] + args, cwd=str(tmp_path), env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 10
+    while not list(tmp_path.glob("started-*")) and time.monotonic() < deadline:
+        time.sleep(0.001)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, (out, err)
+    assert "Traceback" not in err, err
+    assert list(tmp_path.glob("started-*"))
+    assert not wait_gone(marker)

@@ -12,6 +12,7 @@ import sys
 
 REPORTERS = {"json-stream": "raw", "tbpl": "tbpl", "tap": "tap", "mach": "mach"}
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130      # 128 + SIGINT, as run.py's interrupted runs
 
 
 class UsageError(Exception):
@@ -385,12 +386,13 @@ def main(argv=None):
         return EXIT_USAGE
     if argv and argv[0] in SUBCOMMANDS:
         return run_subcommand(argv[0], argv[1:])
-    # Before anything heavy is imported: start the tests the last run of
-    # this command said come first (execution/head_start.py).
-    from .execution.head_start import begin
-
-    head = begin(argv)
+    head = None
     try:
+        # Before anything heavy is imported: start the tests the last run of
+        # this command said come first (execution/head_start.py).
+        from .execution.head_start import begin
+
+        head = begin(argv)
         parser = build_parser()
         try:
             args = parser.parse_args(argv)
@@ -402,6 +404,11 @@ def main(argv=None):
         if not args.tests and not args.history:
             parser.error("no TEST given (a file, a directory or a manifest)")
         return run_from_args(args, topobjdir=os.environ.get("MOZ_OBJDIR"), head_start=head)
+    except KeyboardInterrupt:
+        # ^C while the runner starts (its handlers, interrupt.py, are not in
+        # place yet): nothing ran under the pool, so nothing is lost.
+        print("paralleltest: interrupted while starting", file=sys.stderr)
+        return EXIT_INTERRUPTED
     finally:
         if head is not None:
             head.abandon()      # started but never adopted (an error, ^C): killed

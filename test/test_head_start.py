@@ -5,7 +5,10 @@ anything else. Real runs, real processes."""
 
 import json
 import os
+import signal
 import time
+
+import pytest
 
 from conftest import ends_by_test, paralleltest, read_raw, wait_gone, write_test
 
@@ -174,10 +177,12 @@ def test_take_hands_out_a_test_out_of_order_once():
     assert gate.next_test(1).id == "a"
 
 
-def test_ctrl_c_while_the_runner_starts_kills_what_the_head_start_began(tmp_path, marker):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_the_runner_starts_leaves_nothing_of_the_head_start(tmp_path, marker, sig):
     """SIGINT as soon as the head start's tests are running (the runner is
-    still importing): exit 130 without a traceback, nothing left running."""
-    import signal
+    still importing): exit 130 without a traceback. SIGTERM: the runner
+    ends (143 or killed by it) and its guardian ends those tests. Either
+    way nothing is left running."""
     import subprocess
 
     from conftest import VENV_PYTHON
@@ -201,9 +206,9 @@ def test_ctrl_c_while_the_runner_starts_kills_what_the_head_start_began(tmp_path
     deadline = time.monotonic() + 10
     while not list(tmp_path.glob("started-*")) and time.monotonic() < deadline:
         time.sleep(0.001)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130, (out, err)
+    assert proc.returncode in ((130,) if sig == signal.SIGINT else (143, -signal.SIGTERM)), (out, err)
     assert "Traceback" not in err, err
     assert list(tmp_path.glob("started-*"))
     assert not wait_gone(marker)

@@ -9,6 +9,7 @@ outcomes have the shape it needs, so every run here is deterministic.
 import importlib.util
 import json
 import os
+import re
 import sqlite3
 
 import pytest
@@ -124,6 +125,24 @@ def test_only_intermittent_failures_exit_zero(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "intermittent (passed on another attempt): %s (failed 1 of 2 attempts: ERROR)" % flaky in proc.stdout
     assert "TEST-UNEXPECTED" not in proc.stdout
+
+
+def test_mach_view_and_summary_count_each_test_once_with_its_verdict(tmp_path):
+    """The default (mach) view: a failure to be re-run says RERUN, the
+    counter never passes the number of tests, and the closing line counts
+    the intermittent test as passed, the broken one as unexpected."""
+    seed, _ = seed_where(lambda o: o[:2] == [True, False], 2)
+    flaky, env = flaky_fixture(tmp_path, seed)
+    broken = always_failing(tmp_path)
+    good = write_test(tmp_path, "good.sh", "echo 1..1; echo ok 1\n")
+    proc = paralleltest(["--rerun-failures", "2", "--store", "none", flaky, broken, good], env=env,
+                        cwd=str(tmp_path))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    tags = [tuple(map(int, t)) for t in re.findall(r"^\[(\d+)/(\d+)\]", proc.stdout, flags=re.M)]
+    assert tags and all(done <= total == 3 for done, total in tags), proc.stdout
+    assert "RERUN flaky.py" in proc.stdout and "RERUN broken.sh" in proc.stdout
+    assert "XFAIL" not in proc.stdout
+    assert "3 tests in" in proc.stdout and "2 passed (1 intermittent), 1 unexpected" in proc.stdout
 
 
 def test_repeat_with_rerun_failures_judges_by_the_repeats(tmp_path):

@@ -220,6 +220,7 @@ def run(options, topobjdir=None, head_start=None):
     started = time.monotonic()
     try:
         rounds.run(pool, scheduler)     # the main run, and any re-runs/repeats (flaky/)
+        tally.intermittent(rounds.intermittent_ids())
     finally:
         recorder.end("INTERRUPTED" if interrupted else "UNEXPECTED" if status.any_unexpected else "OK")
         recorder.close()
@@ -285,10 +286,13 @@ class Tally:
 
     def __init__(self):
         self.passed = self.unexpected = self.skipped = self.expected_fail = 0
+        self.intermittents = 0
+        self._unexpected_ids = set()
 
     def add(self, spec, end, running):
         if is_unexpected(end) or running.unexpected:
             self.unexpected += 1
+            self._unexpected_ids.add(end.get("test"))
         elif end["status"] == "SKIP":
             self.skipped += 1
         elif end["status"] not in ("OK", "PASS"):     # expected FAIL, CRASH, TIMEOUT
@@ -296,8 +300,21 @@ class Tally:
         else:
             self.passed += 1
 
+    def intermittent(self, test_ids):
+        """Main-run failures that passed when re-run count as passed (and
+        intermittent), as the exit status has it."""
+        for test in test_ids:
+            if test in self._unexpected_ids:
+                self._unexpected_ids.discard(test)
+                self.unexpected -= 1
+                self.passed += 1
+                self.intermittents += 1
+
     def summary(self, seconds):
         total = self.passed + self.unexpected + self.skipped + self.expected_fail
-        return ("mozparallel: %d tests in %.1fs: %d passed, %d unexpected, %d skipped, "
-                "%d expected failures" % (total, seconds, self.passed, self.unexpected,
+        passed = "%d passed" % self.passed
+        if self.intermittents:
+            passed += " (%d intermittent)" % self.intermittents
+        return ("mozparallel: %d tests in %.1fs: %s, %d unexpected, %d skipped, "
+                "%d expected failures" % (total, seconds, passed, self.unexpected,
                                           self.skipped, self.expected_fail))

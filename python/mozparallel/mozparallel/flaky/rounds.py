@@ -230,6 +230,19 @@ class FlakyRounds:
             for line in self._rerun_lines():
                 info(line)
 
+    def intermittent_ids(self):
+        """Tests whose main-run failure was followed by a passing re-run
+        (--rerun-failures): not unexpected in the end."""
+        if not self.settings.rerun_failures:
+            return []
+        out = []
+        for spec in self.specs:
+            outcomes = self.history_of(spec.id, ("", "repeat", "retry"))
+            failed = [o for o in outcomes if o.unexpected]
+            if failed and len(failed) < len(outcomes) and self.history_of(spec.id, ("retry",)):
+                out.append(spec.id)
+        return out
+
     def _rerun_lines(self):
         n = self.settings.rerun_failures
         retried = [s.id for s in self.specs if self.history_of(s.id, ("retry",))]

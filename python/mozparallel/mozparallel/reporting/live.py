@@ -65,6 +65,7 @@ class LiveReporter(LogHandler):
         self.first_sub = {}          # test -> its first unexpected test_status
         self.total = 0
         self.done = 0
+        self.ended = set()          # tests counted in done
         self.counts = {"passed": 0, "unexpected": 0, "skipped": 0, "expected_fail": 0}
         self.unexpected = []         # (test, test_end data, first unexpected subtest)
         self.walls = []              # (seconds, test)
@@ -110,12 +111,20 @@ class LiveReporter(LogHandler):
         wall = extra.get("wall")
         if wall is None and start is not None and status != "SKIP":
             wall = self.clock() - start
-        if self.estimate is not None:
+        # A re-run attempt (--rerun-failures; flaky/relog.py marks them) of a
+        # test counted once already: counted in its verdict, not in done.
+        again = test in self.ended and ("rerun" in extra or "intermittent" in extra)
+        if self.estimate is not None and not again:
             self.estimate.ended(test, wall if start is not None and status != "SKIP" else None)
-        self.done += 1
+        if not again:
+            self.done += 1
+            self.ended.add(test)
         first_sub = self.first_sub.pop(test, None)
         output = self.outputs.pop(test)
-        if is_unexpected(data) or first_sub is not None:
+        if "note" in (extra.get("rerun") or {}):
+            # A failure the re-runs will judge: neither passed nor unexpected yet.
+            label, color, show = "RERUN", "yellow", False
+        elif is_unexpected(data) or first_sub is not None:
             self.counts["unexpected"] += 1
             self.unexpected.append((test, data, first_sub))
             label, color, show = _unexpected_label(data, first_sub), "red", True
@@ -128,7 +137,7 @@ class LiveReporter(LogHandler):
         else:
             self.counts["passed"] += 1
             label, color, show = "PASS", "green", False
-        if wall is not None and status != "SKIP":
+        if wall is not None and status != "SKIP" and not again:
             self.walls.append((wall, test))
         text = "%s %s %s" % (self._progress_tag(), self._paint(label.ljust(5), color), self._name(test))
         if wall is not None and status != "SKIP":

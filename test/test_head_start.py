@@ -89,6 +89,13 @@ def test_a_changed_input_or_option_means_no_head_start(tmp_path):
     assert proc.returncode == 0 and not head_lines(events)
     proc, events = run(tmp_path, tests, "--timeout", "30")     # another command line: none
     assert proc.returncode == 0 and not head_lines(events)
+    # --store none keeps no history: no head start saved, so none used.
+    other = tmp_path / "obj-none"
+    for _ in range(2):
+        proc = paralleltest(["-j", "2", "-r", "tap", "--store", "none", "--objdir", str(other)]
+                            + [str(tests / n) for n in sorted(DURATIONS)], cwd=str(tmp_path))
+        assert proc.returncode == 0 and "head start" not in proc.stdout
+    assert not (other / ".mozparallel" / FILENAME).exists()
 
 
 def test_a_started_test_this_run_does_not_plan_is_killed_and_the_run_is_right(tmp_path, marker):

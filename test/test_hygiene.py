@@ -170,6 +170,21 @@ def test_hostile_file_names(tmp_path, marker):
     assert wait_gone(marker) == []
 
 
+def test_a_name_cannot_forge_a_tbpl_line(tmp_path, marker):
+    """A file named "a<newline>TEST-PASS | b.sh" stays one TBPL line per
+    event (escaped), in -r tbpl and --log-tbpl; the raw log keeps the name."""
+    name = "a\nTEST-PASS | b.sh"
+    write_test(tmp_path, name, 'echo 1..1; echo "not ok 1 - the \\n stays"\n')
+    proc = paralleltest(["-r", "tbpl", "--store", "none", "--log-tbpl", "out.tbpl", "--log-raw", "raw.log",
+                         "--", name], cwd=str(tmp_path), marker=marker)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    for text in (proc.stdout, (tmp_path / "out.tbpl").read_text()):
+        assert not [line for line in text.splitlines() if line.startswith("TEST-PASS")], text
+        assert "TEST-UNEXPECTED-ERROR | a\\nTEST-PASS | b.sh" in text, text
+    assert ends_by_test(read_raw(tmp_path / "raw.log"))[name]["status"] == "ERROR"
+    assert wait_gone(marker) == []
+
+
 def test_hostile_behaviours(tmp_path, marker):
     # Closes stdout early and keeps running for a while, then exits 0.
     write_test(tmp_path, "closer.sh", "echo 1..1; echo ok 1; exec >&- 2>&-; sleep 1\n")

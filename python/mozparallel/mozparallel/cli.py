@@ -110,9 +110,14 @@ def add_logging_arguments(parser):
     from mozlog import commandline
 
     from .reporting.tap_formatter import TapFormatter
+    from .reporting.tbpl_formatter import TbplFormatter
 
-    # mozlog builds --log-<name> from this table; adding ours first gives --log-tap.
+    # mozlog builds --log-<name> from this table; adding ours first gives
+    # --log-tap, and --log-tbpl / -r tbpl escape control characters in names.
     commandline.log_formatters.setdefault("tap", (TapFormatter, "TAP output (provided by mozparallel)"))
+    tbpl = commandline.log_formatters.get("tbpl")
+    if tbpl is not None and not issubclass(tbpl[0], TbplFormatter):
+        commandline.log_formatters["tbpl"] = (TbplFormatter, tbpl[1])
     commandline.add_logging_group(parser)
 
 

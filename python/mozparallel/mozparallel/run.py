@@ -243,7 +243,8 @@ def run(options, topobjdir=None, head_start=None):
 
 def _head_start_allowed(options, topobjdir, head):
     """Whether this run may adopt (and save) a head start: a plain local run
-    whose state directory is the one the head start read."""
+    that keeps state (not ``--store none``) in the directory the head start
+    read."""
     if head is None:
         return False
     from .store import state_dir, store_arg
@@ -252,7 +253,7 @@ def _head_start_allowed(options, topobjdir, head):
     name, seed = parse_policy(options.get("schedule") or "history")
     return (state_dir(options, topobjdir) == head.state_dir and not options.get("broker")
             and not options.get("resume") and not options.get("verify") and options.get("repeat") is None
-            and not options.get("run_until_failure") and "://" not in store
+            and not options.get("run_until_failure") and "://" not in store and store != "none"
             and not (name == "shuffle" and seed is None))
 
 

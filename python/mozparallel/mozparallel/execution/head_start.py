@@ -25,7 +25,7 @@ a test spent before adoption counts in its wall time and its timeouts; its
 
 Not used under mach (mach's own start-up comes first), with ``--broker``,
 ``--resume``, ``--verify``, ``--repeat``, ``--run-until-failure``, an
-unseeded ``--schedule shuffle`` or a Redis store, nor for
+unseeded ``--schedule shuffle``, a Redis store or ``--store none``, nor for
 ``run-sequentially`` tests; ``--no-head-start`` turns it off.
 """
 

@@ -89,10 +89,34 @@ def marker(tmp_path):
     return "mozparallel-test-%d-%s" % (os.getpid(), tmp_path.name)
 
 
+_STATE = {}     # the running test's own objdir for runs started from the checkout
+
+
+@pytest.fixture(autouse=True)
+def _own_objdir(tmp_path_factory):
+    """A run started from the checkout (no ``cwd``, or one inside it) keeps its state
+    (history, head start, report) in an objdir of the test's own, given as
+    $MOZ_OBJDIR, not in the checkout's ./.mozparallel shared by every test.
+    ``--objdir`` or an ``env`` with MOZ_OBJDIR still win."""
+    _STATE["factory"], _STATE["dir"] = tmp_path_factory, None
+    yield
+    _STATE.clear()
+
+
+def _test_objdir():
+    if _STATE.get("dir") is None and _STATE.get("factory") is not None:
+        _STATE["dir"] = str(_STATE["factory"].mktemp("objdir"))
+    return _STATE.get("dir")
+
+
 def paralleltest(args, cwd=None, env=None, timeout=120, marker=None, **kwargs):
     """Run ``python -m mozparallel ARGS`` and return the CompletedProcess."""
     full_env = dict(os.environ)
     full_env.pop("MOZ_OBJDIR", None)
+    in_checkout = cwd is None or os.path.abspath(str(cwd)) + os.sep == TOP + os.sep or \
+        os.path.abspath(str(cwd)).startswith(TOP + os.sep)
+    if in_checkout and _test_objdir():
+        full_env["MOZ_OBJDIR"] = _test_objdir()
     if marker:
         full_env["MOZPARALLEL_TEST_MARKER"] = marker
     if env:

@@ -219,3 +219,17 @@ def test_a_signal_while_the_runner_starts_leaves_nothing_of_the_head_start(tmp_p
     assert "Traceback" not in err, err
     assert list(tmp_path.glob("started-*"))
     assert not wait_gone(marker)
+
+
+def test_tbpl_took_counts_from_the_real_start(tmp_path):
+    """mozlog's TBPL "took" is the time since test_start, logged at adoption
+    for a head-started test; ours is the test's measured wall time."""
+    import re
+
+    slow = write_test(tmp_path, "slow.sh", 'echo "1..1"\nsleep 0.5\necho "ok 1"\n')
+    args = ["-r", "tbpl", "--objdir", str(tmp_path / "obj"), slow]
+    paralleltest(args, cwd=str(tmp_path))
+    proc = paralleltest(args, cwd=str(tmp_path))
+    assert proc.returncode == 0 and "head start: 1 tests" in proc.stdout, proc.stdout
+    took = int(re.search(r"TEST-OK \| slow.sh \| took (\d+)ms", proc.stdout).group(1))
+    assert took >= 500, proc.stdout

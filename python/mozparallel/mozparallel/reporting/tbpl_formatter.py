@@ -1,5 +1,6 @@
 """The TBPL output (``--reporter tbpl`` / ``--log-tbpl``): mozlog's own
-formatter, with control characters in test and subtest names escaped.
+formatter, with control characters in test and subtest names escaped and
+each test's "took" from its measured wall time.
 
 TBPL is read line by line (Treeherder, mozharness). A test file named
 ``"a\\nTEST-PASS | b.sh"`` would otherwise print a forged ``TEST-PASS``
@@ -24,6 +25,16 @@ def escape_name(name):
 
 
 class TbplFormatter(MozlogTbplFormatter):
+    def test_end(self, data):
+        # "took Nms" from the test's own wall time (test_end's extra): a test
+        # the head start began is logged as started only once the runner
+        # adopts it, so the time since its test_start event is too short.
+        wall = (data.get("extra") or {}).get("wall")
+        test_id = self.test_id(data["test"])
+        if wall is not None and test_id in self.test_start_times and data.get("time") is not None:
+            self.test_start_times[test_id] = data["time"] - int(round(wall * 1000))
+        return super().test_end(data)
+
     def __call__(self, data):
         test, subtest = data.get("test"), data.get("subtest")
         safe_test, safe_subtest = escape_name(test), escape_name(subtest)

@@ -233,3 +233,24 @@ def test_tbpl_took_counts_from_the_real_start(tmp_path):
     assert proc.returncode == 0 and "head start: 1 tests" in proc.stdout, proc.stdout
     took = int(re.search(r"TEST-OK \| slow.sh \| took (\d+)ms", proc.stdout).group(1))
     assert took >= 500, proc.stdout
+
+
+def test_a_daemon_left_by_a_head_started_test_is_found_and_killed(tmp_path, marker):
+    """A head-started test that leaves a daemon before the pool is up: the
+    daemon is our child already when the pool starts, but it carries the
+    run's token, so it is reported as that test's leak and killed, as it
+    would be without a head start."""
+    from conftest import write_python_test
+    from test_hygiene import DAEMON
+
+    daemon = write_python_test(tmp_path, "daemon.py", DAEMON)
+    args = ["-r", "tap", "--objdir", str(tmp_path / "obj"), "--log-raw", "raw.log", daemon]
+    paralleltest(args, cwd=str(tmp_path), marker=marker)
+    assert wait_gone(marker) == []
+    proc = paralleltest(args, cwd=str(tmp_path), marker=marker)
+    events = read_raw(tmp_path / "raw.log")
+    assert head_lines(events, "INFO"), events
+    end = ends_by_test(events)["daemon.py"]
+    assert end["status"] == "ERROR" and "left 1 process(es) running" in end["message"], end
+    assert proc.returncode == 1
+    assert wait_gone(marker) == []

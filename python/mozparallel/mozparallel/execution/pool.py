@@ -152,6 +152,11 @@ class Pool:
         if head is not None and head.run_token is not None and self.options.guarded_prefix is None:
             # Its tests run under its guardian and tokens: carry on with them.
             self._run_token, self._seq, self.guardian = head.run_token, head.last_seq, head.guardian
+            # The watch ignores what is our child already; not the head
+            # start's tests, nor what they left (they carry its tokens).
+            prefix = head.run_token + "-"
+            self.watch.ignored = {pid for pid in self.watch.ignored
+                                  if not (kill.token_of(pid) or "").startswith(prefix)}
         elif self.options.guarded_prefix is None:
             self.guardian = start_guardian(self._run_token + "-", self.options.kill_grace)
         if self.guardian is not None:

@@ -254,3 +254,20 @@ def test_a_daemon_left_by_a_head_started_test_is_found_and_killed(tmp_path, mark
     assert end["status"] == "ERROR" and "left 1 process(es) running" in end["message"], end
     assert proc.returncode == 1
     assert wait_gone(marker) == []
+
+
+def test_a_malformed_saved_entry_is_ignored(tmp_path):
+    tests = suite(tmp_path)
+    assert run(tmp_path, tests)[0].returncode == 0
+    path = tmp_path / "obj" / ".mozparallel" / FILENAME
+    good = json.load(open(path))
+    for damage in ({"argv": "not a list"}, {"argv": []}, {"env": {"A": 1}}, {"id": None}):
+        data = json.loads(json.dumps(good))
+        data["entries"][0]["tests"][0].update(damage)
+        json.dump(data, open(path, "w"))
+        proc, events = run(tmp_path, tests)
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+        assert not head_lines(events)
+    path.write_text("{not json")
+    proc, events = run(tmp_path, tests)
+    assert proc.returncode == 0 and not head_lines(events)

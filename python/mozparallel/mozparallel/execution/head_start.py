@@ -108,14 +108,13 @@ class HeadStart:
         self.guardian = None
         self.waiting = []                   # Prespawned, until the pool takes them
         self.last_seq = 0                   # the pool's tokens go on from here
-        self.began = time.monotonic()
 
     # -- this run ------------------------------------------------------------
     def saved_entry(self):
         key = self._key()
         for entry in self._read():
             if all(entry.get(k) == v for k, v in key.items()):
-                return entry
+                return entry if _well_formed(entry) else None
         return None
 
     def start(self, entry):
@@ -234,6 +233,31 @@ def next_first(specs, planned, walls, by_duration, jobs):
 
 def as_saved(spec):
     return {"id": spec.id, "argv": list(spec.argv), "cwd": spec.cwd, "env": spec.env or None}
+
+
+def _well_formed(entry):
+    """The parts of a saved entry the head start uses have their types (a
+    file edited by hand or by another version is ignored, never a crash)."""
+    def strings(value):
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+    def number(value, optional=False):
+        return (optional and value is None) or (isinstance(value, (int, float)) and not isinstance(value, bool))
+
+    tests = entry.get("tests")
+    if not isinstance(tests, list) or not number(entry.get("kill_grace")) \
+            or not number(entry.get("memory")) or not number(entry.get("max_memory"), optional=True):
+        return False
+    for test in tests:
+        if not isinstance(test, dict) or not isinstance(test.get("id"), str) \
+                or not strings(test.get("argv")) or not test["argv"] \
+                or not (test.get("cwd") is None or isinstance(test.get("cwd"), str)):
+            return False
+        env = test.get("env")
+        if env is not None and not (isinstance(env, dict) and all(
+                isinstance(k, str) and isinstance(v, str) for k, v in env.items())):
+            return False
+    return True
 
 
 def _stat(path):

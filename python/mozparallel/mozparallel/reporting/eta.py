@@ -3,7 +3,8 @@ durations (history, when the store has them) and what the run has seen so
 far. Pure arithmetic; the live view asks, nothing here reads a clock."""
 
 import heapq
-import statistics
+
+from ..store.records import median
 
 # The pace correction starts once this many tests with history have ended,
 # and never scales by more than these factors.
@@ -66,9 +67,9 @@ class RunEstimate:
         """Duration assumed for a test without history: the median of what
         is known (this run's durations first), None when nothing is."""
         if self.walls:
-            return statistics.median(self.walls)
+            return median(self.walls)
         if self.expected:
-            return statistics.median(self.expected.values())
+            return median(self.expected.values())
         return None
 
     def remaining(self, running_elapsed):

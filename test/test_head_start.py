@@ -48,6 +48,17 @@ def real_starts(events):
     return {e["test"]: e["time"] - 1000 * e["extra"]["wall"] for e in events if e["action"] == "test_end"}
 
 
+def saved_tests_now_sleep(tmp_path):
+    """Make every saved head-start test a sleeper that leaves started-PID
+    behind: what a stale plan would start."""
+    path = tmp_path / "obj" / ".mozparallel" / FILENAME
+    data = json.load(open(path))
+    sleeper = write_test(tmp_path, "long.sh", "touch %s/started-$$\nsleep 30\n" % tmp_path)
+    for t in data["entries"][0]["tests"]:
+        t["argv"] = [sleeper]
+    json.dump(data, open(path, "w"))
+
+
 def test_second_run_starts_the_longest_tests_before_the_runner_is_up(tmp_path):
     tests = suite(tmp_path)
     first, events1 = run(tmp_path, tests)
@@ -133,12 +144,7 @@ def test_an_error_before_the_pool_kills_what_was_started(tmp_path, marker):
     # The same command line again, but the saved tests now sleep and the
     # report's directory is gone: the run stops after selecting its tests
     # (exit 2), long after the head start began them.
-    path = tmp_path / "obj" / ".mozparallel" / FILENAME
-    data = json.load(open(path))
-    sleeper = write_test(tmp_path, "long.sh", "touch %s/started-$$\nsleep 30\n" % tmp_path)
-    for t in data["entries"][0]["tests"]:
-        t["argv"] = [sleeper]
-    json.dump(data, open(path, "w"))
+    saved_tests_now_sleep(tmp_path)
     (tmp_path / "out" / "r.html").unlink()
     (tmp_path / "out").rmdir()
     proc = paralleltest(args, cwd=str(tmp_path), marker=marker)
@@ -200,12 +206,7 @@ def test_a_signal_while_the_runner_starts_leaves_nothing_of_the_head_start(tmp_p
         write_test(tests, name, 'echo "1..1"\nsleep 0.2\necho "ok 1"\n')
     args = ["-j", "2", "-r", "tap", "--objdir", str(tmp_path / "obj"), str(tests / "x.sh"), str(tests / "y.sh")]
     assert paralleltest(args, cwd=str(tmp_path), marker=marker).returncode == 0
-    path = tmp_path / "obj" / ".mozparallel" / FILENAME
-    data = json.load(open(path))
-    sleeper = write_test(tmp_path, "long.sh", "touch %s/started-$$\nsleep 30\n" % tmp_path)
-    for t in data["entries"][0]["tests"]:
-        t["argv"] = [sleeper]
-    json.dump(data, open(path, "w"))
+    saved_tests_now_sleep(tmp_path)
     env = dict(os.environ, MOZPARALLEL_TEST_MARKER=marker)
     env.pop("MOZ_OBJDIR", None)
     proc = subprocess.Popen([VENV_PYTHON, "-m", "mozparallel"] + args, cwd=str(tmp_path), env=env,

@@ -207,7 +207,9 @@ class RedisStore:
             by_test[test] = records
         return median_durations(by_test, command)
 
-    def recent_results(self, runs=10, command=None):
+    def _recent_tables(self, runs):
+        """``(run_id, started, [result dicts in end order])`` of the newest
+        ``runs`` runs, oldest first."""
         try:
             newest = self.client.zrevrange(PREFIX + "runs", 0, runs - 1, withscores=True)
             pipe = self.client.pipeline(transaction=False)
@@ -218,28 +220,23 @@ class RedisStore:
             raise StoreError("cannot read %s: %s" % (self.description, self._scrub(e)))
         out = []
         for (rid, started), table in reversed(list(zip(newest, tables))):
-            records = [result_from_dict(json.loads(v), rid.decode(), started) for v in table.values()]
-            records.sort(key=lambda r: (r.end_offset is None, r.end_offset or 0.0))
+            rows = [json.loads(v) for v in table.values()]
+            rows.sort(key=lambda d: (d.get("end_offset") is None, d.get("end_offset") or 0.0))
+            out.append((rid.decode(), started, rows))
+        return out
+
+    def recent_results(self, runs=10, command=None):
+        out = []
+        for rid, started, rows in self._recent_tables(runs):
+            records = (result_from_dict(d, rid, started) for d in rows)
             out.extend(r for r in records if command is None or r.command == command)
         return out
 
     def recent_rows(self, runs=10, fields=("test", "wall")):
         """``recent_results``, only ``fields`` of each, as tuples (no records made)."""
         fields = check_row_fields(fields)
-        try:
-            newest = self.client.zrevrange(PREFIX + "runs", 0, runs - 1, withscores=True)
-            pipe = self.client.pipeline(transaction=False)
-            for rid, _ in newest:
-                pipe.hgetall(PREFIX + "results:" + rid.decode())
-            tables = pipe.execute()
-        except self._redis.RedisError as e:
-            raise StoreError("cannot read %s: %s" % (self.description, self._scrub(e)))
-        out = []
-        for (rid, _), table in reversed(list(zip(newest, tables))):
-            rows = [dict(json.loads(v), run_id=rid.decode()) for v in table.values()]
-            rows.sort(key=lambda d: (d.get("end_offset") is None, d.get("end_offset") or 0.0))
-            out.extend(tuple(d.get(f) for f in fields) for d in rows)
-        return out
+        return [tuple(rid if f == "run_id" else d.get(f) for f in fields)
+                for rid, _, rows in self._recent_tables(runs) for d in rows]
 
     def runs(self, limit=10):
         try:

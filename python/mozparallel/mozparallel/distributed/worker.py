@@ -13,17 +13,17 @@ from .app import QUEUE, make_app, visibility_timeout
 
 
 def build_parser(prog="paralleltest worker"):
-    from ..cli import _jobs, _Parser, _positive_float
+    from ..options import Parser, jobs_arg, positive_float
 
-    parser = _Parser(prog=prog,
+    parser = Parser(prog=prog,
                      description="Run the tests a coordinator (paralleltest --broker URL ...) sends.")
     parser.add_argument("--broker", required=True, metavar="URL",
                         help="the Redis broker, redis://[:PASSWORD@]HOST:PORT/DB")
-    parser.add_argument("-j", "--jobs", type=_jobs, default=None,
+    parser.add_argument("-j", "--jobs", type=jobs_arg, default=None,
                         help="tests to run at once (default: the number of CPUs)")
     parser.add_argument("--root", default=None, metavar="DIR",
                         help="the source root test paths are relative to (default: the current directory)")
-    parser.add_argument("--visibility-timeout", type=_positive_float, default=None, metavar="S",
+    parser.add_argument("--visibility-timeout", type=positive_float, default=None, metavar="S",
                         help="seconds before a test taken by a worker that vanished is given to another "
                              "(default %g; set it just above the per-test --max-time of the runs)"
                              % visibility_timeout())
@@ -34,7 +34,7 @@ def build_parser(prog="paralleltest worker"):
 
 
 def main(argv=None, args=None):
-    from ..cli import EXIT_USAGE
+    from ..errors import EXIT_USAGE
     from ..store.redis_store import check_url
 
     if args is None:

@@ -10,7 +10,8 @@ import os
 
 from mozlog.reader import LogHandler
 
-from .outputs import OutputKeeper, is_unexpected, status_line
+from ..contract import is_unexpected
+from .outputs import OutputKeeper, status_line
 from .report_page import PAGE
 _DATA_MARK = "/*REPORT_DATA*/null"
 

@@ -1,13 +1,15 @@
 """Our reporters for one run, wired to its logger: the live ``mach`` view on
 stdout (when it is the chosen reporter and no --log-* option writes to
 stdout) and the HTML report's collector; at the end, the report files with
-the suite's recent wall times from the store. run.py calls this; the
-reporters themselves know nothing of options."""
+the suite's recent wall times from the store. run.py calls this with the
+run's ReportSettings; the reporters themselves know nothing of options."""
 
 import os
 import sys
+from dataclasses import dataclass, field
 
-from ..cli import UsageError
+from ..contract import unexpected_status
+from ..errors import UsageError
 from .eta import RunEstimate, dispatch_order
 from .html import ReportCollector, write_report
 from .live import LiveOptions, LiveReporter
@@ -18,28 +20,32 @@ SAME_SUITE = 0.8
 HISTORY_RUNS = 20
 
 
-def stdout_taken(options):
+@dataclass(frozen=True)
+class ReportSettings:
+    """What reporting reads of one run's options (settings.py builds it)."""
+
+    reporter: str = "mach"          # -r: what goes to stdout
+    verbose: bool = False
+    show_output: str | None = None  # failures|all|none (default by -v)
+    progress_every: float = 30.0
+    report_html: str | None = None  # --report-html FILE
+    state_dir: str = ".mozparallel"  # report.html is always written here
+    log_subtests: bool = False      # every passing point as a test_status event
+    log_options: dict = field(default_factory=dict)  # the --log-* options, for mozlog
+
+
+def stdout_taken(log_options):
     """Whether a --log-* option already writes to stdout (then the mach
     reporter stays off, as mozlog's setup_logging does for its default)."""
-    for name, values in options.items():
+    for name, values in log_options.items():
         if name.startswith("log_") and isinstance(values, list):
             if any(v is sys.stdout or getattr(v, "name", None) == "<stdout>" for v in values):
                 return True
     return False
 
 
-def expected_durations(scheduler):
-    """Expected seconds per test id, as the scheduler knows them from
-    history; {} when it knows none."""
-    expected = getattr(scheduler, "expected", None)
-    if callable(expected):
-        expected = expected()
-    return dict(expected or {})
-
-
-def check_report_path(options):
+def check_report_path(path):
     """--report-html FILE must be writable: fail before running, not after."""
-    path = options.get("report_html")
     if not path:
         return
     directory = os.path.dirname(os.path.abspath(path)) or "."
@@ -52,20 +58,19 @@ def check_report_path(options):
 
 
 class RunReporters:
-    def __init__(self, logger, options, jobs, specs, scheduler, topobjdir=None):
-        from ..store import state_dir
-
-        self.options = options
-        self.topobjdir = topobjdir
-        self.state_dir = state_dir(options, topobjdir)
+    def __init__(self, logger, settings, jobs, specs, scheduler, store=None):
+        """``scheduler``: the run's (contract.Scheduler), or None (a merge);
+        ``store``: the run's open store, for the report's suite history."""
+        self.settings = settings
+        self.store = store
         self.live = None
-        if (options.get("reporter") or "mach") == "mach" and not stdout_taken(options):
-            verbose = bool(options.get("verbose"))
-            show = options.get("show_output") or ("none" if verbose else "failures")
-            estimate = RunEstimate(jobs, expected_durations(scheduler), dispatch_order(scheduler, specs))
+        if settings.reporter == "mach" and not stdout_taken(settings.log_options):
+            verbose = settings.verbose
+            show = settings.show_output or ("none" if verbose else "failures")
+            expected = dict(scheduler.expected) if scheduler is not None else {}
+            estimate = RunEstimate(jobs, expected, dispatch_order(scheduler, specs))
             self.live = LiveReporter(sys.stdout, estimate, LiveOptions(
-                show_output=show, verbose=verbose,
-                progress_every=options.get("progress_every") or 30.0))
+                show_output=show, verbose=verbose, progress_every=settings.progress_every))
             logger.add_handler(self.live)
         self.collector = ReportCollector()
         logger.add_handler(self.collector)
@@ -81,12 +86,12 @@ class RunReporters:
     def write_reports(self):
         """report.html in the state directory, and --report-html FILE.
         Returns the paths written."""
-        history = suite_history(self.options, self.topobjdir, self.collector)
+        history = suite_history(self.store, self.collector)
         data = self.collector.report_data(history=history)
         written = []
-        targets = [os.path.join(self.state_dir, "report.html")]
-        if self.options.get("report_html"):
-            targets.append(self.options["report_html"])
+        targets = [os.path.join(self.settings.state_dir, "report.html")]
+        if self.settings.report_html:
+            targets.append(self.settings.report_html)
         for path in targets:
             try:
                 written.append(write_report(path, data))
@@ -96,16 +101,12 @@ class RunReporters:
         return written
 
 
-def suite_history(options, topobjdir, collector, limit=HISTORY_RUNS):
+def suite_history(store, collector, limit=HISTORY_RUNS):
     """Wall times of the recent runs of this suite, oldest first, from the
-    store (this run included once the recorder has ended it); [] when there
-    is no store or it cannot be read."""
-    from ..store import StoreError, open_store
+    run's open store (this run included once the recorder has ended it);
+    [] when there is no store or it cannot be read."""
+    from ..store import StoreError
 
-    try:
-        store = open_store(options, topobjdir)
-    except (StoreError, OSError):
-        return []
     if store is None:
         return []
     try:
@@ -113,16 +114,11 @@ def suite_history(options, topobjdir, collector, limit=HISTORY_RUNS):
         rows = store.recent_rows(limit, ("run_id", "test", "status", "expected"))
     except (StoreError, OSError):
         return []
-    finally:
-        try:
-            store.close()
-        except (StoreError, OSError):
-            pass
     ours = {t["test"] for t in collector.tests}
     tests, unexpected = {}, {}
     for run_id, test, status, expected in rows:
         tests.setdefault(run_id, set()).add(test)
-        if expected and status != expected and status != "SKIP":
+        if unexpected_status(status, expected):
             unexpected[run_id] = unexpected.get(run_id, 0) + 1
     out = []
     for run in sorted(runs, key=lambda r: r.started):

@@ -16,7 +16,7 @@ SUBCOMMANDS = {
     "runtimes": "mozparallel.commands.runtimes:main",
     "plan": "mozparallel.commands.plan:main",
     "merge": "mozparallel.commands.merge:main",
-    "worker": "mozparallel.distributed.worker:main",
+    "worker": "mozparallel.commands.worker:main",
     "simulate": "mozparallel.commands.simulate:main",
 }
 

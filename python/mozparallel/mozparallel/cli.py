@@ -20,9 +20,17 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    list_subcommands = False
+
     def error(self, message):
         # One line naming the problem, then exit 2 (argparse's convention).
         self.exit(EXIT_USAGE, "%s: error: %s\n" % (self.prog, message))
+
+    def format_help(self):
+        # Built only for --help: it imports every subcommand's module.
+        if self.list_subcommands and self.epilog is None:
+            self.epilog = subcommands_epilog(self.prog)
+        return super().format_help()
 
 
 def _positive_float(text):
@@ -57,7 +65,7 @@ def _reporter(text):
 def add_run_arguments(parser):
     group = parser.add_argument_group("Running tests")
     group.add_argument("tests", nargs="*", metavar="TEST",
-                       help="test files, directories (their executable files) or manifests (.ini, .toml)")
+                       help="test files, directories (their executable and .t files) or manifests (.ini, .toml)")
     group.add_argument("-j", "--jobs", type=_jobs, default=None,
                        help="tests to run at once, or 'auto' (the default): about one per core for "
                             "CPU-bound tests, more for tests that mostly wait, capped by the memory "
@@ -119,6 +127,12 @@ def add_logging_arguments(parser):
     if tbpl is not None and not issubclass(tbpl[0], TbplFormatter):
         commandline.log_formatters["tbpl"] = (TbplFormatter, tbpl[1])
     commandline.add_logging_group(parser)
+    # mozlog registers --log-errorsummary with help=SUPPRESS (its harnesses
+    # set it themselves); here it is a formatter like the others.
+    errorsummary = parser._option_string_actions.get("--log-errorsummary")
+    if errorsummary is not None:
+        errorsummary.help = ("Error summary: one JSON line per failure, crash or error, as "
+                             "Treeherder reads it (provided by mozlog)")
 
 
 def _mozinfo_override(text):
@@ -309,7 +323,12 @@ def add_distributed_arguments(parser):
 
 
 def build_parser(prog="paralleltest"):
-    parser = _Parser(prog=prog, description="Run test files in parallel; report through mozlog.")
+    # mach lists the subcommands itself ("Sub Commands:" in its --help).
+    standalone = not prog.startswith("mach")
+    parser = _Parser(prog=prog, description="Run test files in parallel; report through mozlog.",
+                     formatter_class=argparse.RawDescriptionHelpFormatter if standalone
+                     else argparse.HelpFormatter)
+    parser.list_subcommands = standalone
     add_run_arguments(parser)
     add_selection_arguments(parser)
     add_schedule_arguments(parser)
@@ -350,6 +369,22 @@ SUBCOMMANDS = {
     "worker": "mozparallel.distributed.worker:main",
     "simulate": "mozparallel.simulate:main",
 }
+
+
+def subcommands_epilog(prog):
+    """The subcommands (SUBCOMMANDS) with the first sentence of each one's
+    description, for the end of ``--help``."""
+    import textwrap
+
+    width = max(len(name) for name in SUBCOMMANDS) + 4
+    lines = ["subcommands (%s NAME --help for the options of each):" % prog]
+    for name in SUBCOMMANDS:
+        module, _ = _subcommand_main(name)
+        text = " ".join((module.build_parser(prog=prog + " " + name).description or "").split())
+        first = text.split(". ", 1)[0].rstrip(".") + "."
+        lines += textwrap.wrap(first, 78, initial_indent="  " + name.ljust(width - 2),
+                               subsequent_indent=" " * width)
+    return "\n".join(lines)
 
 
 def _subcommand_main(name):

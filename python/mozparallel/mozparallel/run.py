@@ -229,16 +229,23 @@ def run(options, topobjdir=None, head_start=None):
         logger.suite_end()
         events.flush()
         logger.shutdown()
-        reporters.write_reports()
+        reporters.write_reports(interrupted=(rounds.stop_reason or "interrupted") if interrupted else None,
+                                unfinished=_unfinished(pool, specs), runnable=len(specs))
         interrupts.restore()
     if head is not None and not interrupted and getattr(pool, "stop_reason", None) is None:
         _save_head_start(head, options, selected, specs, planned, walls, run_plan)
     if interrupted:
-        finished = getattr(pool, "finished_ids", set())
-        print(resume_hint(recorder.run_id, bool(recorder.where), [s for s in specs if s.id not in finished],
-                          len(specs)), file=sys.stderr)
+        print(resume_hint(recorder.run_id, bool(recorder.where), _unfinished(pool, specs), len(specs)),
+              file=sys.stderr)
         return interrupts.exit_status
     return EXIT_UNEXPECTED if status.any_unexpected else EXIT_OK
+
+
+def _unfinished(pool, specs):
+    """The tests of ``specs`` that did not end on their own (not run, or
+    ended by the runner)."""
+    finished = getattr(pool, "finished_ids", set())
+    return [s for s in specs if s.id not in finished]
 
 
 def _head_start_allowed(options, topobjdir, head):

@@ -5,9 +5,12 @@ the suite's recent wall times from the store. run.py calls this; the
 reporters themselves know nothing of options."""
 
 import os
+import shlex
 import sys
 
 from ..cli import UsageError
+from ..interrupt import command_words
+from ..redact import redact_argv
 from .eta import RunEstimate, dispatch_order
 from .html import ReportCollector, write_report
 from .live import LiveOptions, LiveReporter
@@ -69,6 +72,8 @@ class RunReporters:
             logger.add_handler(self.live)
         self.collector = ReportCollector()
         logger.add_handler(self.collector)
+        self.command = shown_command()
+        self.cwd = os.getcwd()
 
     @property
     def on_tick(self):
@@ -78,28 +83,59 @@ class RunReporters:
         if self.live is not None:
             self.live.end_of_run()
 
-    def write_reports(self):
+    def write_reports(self, interrupted=None, unfinished=(), runnable=None):
         """report.html in the state directory, and --report-html FILE.
+        ``interrupted``: why the run was cut short (Ctrl-C, SIGTERM), if it
+        was; then each report goes beside its file as NAME-interrupted.html,
+        marked as such (``unfinished``: the tests that did not end on their
+        own, of ``runnable``) and linking to the last complete run's report, which stays.
         Returns the paths written."""
         history = suite_history(self.options, self.topobjdir, self.collector)
-        data = self.collector.report_data(history=history)
-        written = []
+        written, kept = [], []
         targets = [os.path.join(self.state_dir, "report.html")]
         if self.options.get("report_html"):
             targets.append(self.options["report_html"])
         for path in targets:
+            partial = interrupted_path(path)
+            complete = None
+            if interrupted and os.path.exists(path):
+                complete = os.path.relpath(path, os.path.dirname(os.path.abspath(partial)))
+                kept.append(path)
+            data = self.collector.report_data(history=history, command=self.command, cwd=self.cwd,
+                                              interrupted=interrupted, complete_report=complete,
+                                              unfinished=len(unfinished) if interrupted else 0,
+                                              runnable=runnable)
             try:
-                written.append(write_report(path, data))
+                written.append(write_report(partial if interrupted else path, data))
+                if not interrupted and os.path.exists(partial):
+                    os.unlink(partial)      # an earlier run's, now older than report.html
             except OSError as e:
                 print("paralleltest: warning: cannot write %s: %s" % (path, e.strerror or e),
                       file=sys.stderr)
+        if interrupted and written:
+            print("mozparallel: report of the interrupted run: %s%s" % (
+                ", ".join(written), "; the last complete run's stays in %s" % ", ".join(kept) if kept else ""),
+                file=sys.stderr)
         return written
+
+
+def interrupted_path(path):
+    """Where the report of an interrupted run goes instead of ``path``."""
+    stem, ext = os.path.splitext(path)
+    return stem + "-interrupted" + (ext or ".html")
+
+
+def shown_command(argv=None):
+    """The command line as the report shows it, secrets masked."""
+    words, args = command_words(argv)
+    return shlex.join(redact_argv(words + args))
 
 
 def suite_history(options, topobjdir, collector, limit=HISTORY_RUNS):
     """Wall times of the recent runs of this suite, oldest first, from the
-    store (this run included once the recorder has ended it); [] when there
-    is no store or it cannot be read."""
+    store (this run included once the recorder has ended it; an interrupted
+    run only if it is this one); [] when there is no store or it cannot be
+    read."""
     from ..store import StoreError, open_store
 
     try:
@@ -127,11 +163,16 @@ def suite_history(options, topobjdir, collector, limit=HISTORY_RUNS):
     out = []
     for run in sorted(runs, key=lambda r: r.started):
         theirs = tests.get(run.run_id, set())
-        if run.ended is None or not theirs or not ours:
+        current = run.run_id == collector.run_id
+        if run.ended is None or not ours:
             continue
-        if len(ours & theirs) / len(ours | theirs) < SAME_SUITE:
-            continue
+        if not current:
+            if run.status == "INTERRUPTED" or not theirs:
+                continue        # an interrupted run's wall time says nothing of the suite's
+            if len(ours & theirs) / len(ours | theirs) < SAME_SUITE:
+                continue
         out.append({"label": run.run_id, "wall": round(run.ended - run.started, 3),
                     "tests": len(theirs), "unexpected": unexpected.get(run.run_id, 0),
-                    "current": run.run_id == collector.run_id})
+                    "interrupted": run.status == "INTERRUPTED",
+                    "current": current})
     return out

@@ -400,6 +400,19 @@ def test_interrupted_run_keeps_the_last_complete_report(interrupted_run):
     assert json.loads(_data_of((state / "report.html").read_text()))["interrupted"] is None
 
 
+def test_command_line_secrets_masked():
+    from mozparallel.redact import redact_argv
+
+    argv = ["paralleltest", "--store", "redis://:pw1@127.0.0.1:6379/0", "--broker=rediss://bob:pw2@h:6380/1",
+            "--redis-password", "pw3", "--api-token=pw4", "REDISCLI_AUTH=pw5", "https://pw6@example.org/x",
+            "--author", "me", "t/auth.t", "--mozinfo", "os=linux", "redis://127.0.0.1:6379/0"]
+    shown = redact_argv(argv)
+    assert not any("pw%d" % i in " ".join(shown) for i in range(1, 7)), shown
+    assert shown == ["paralleltest", "--store", "redis://:***@127.0.0.1:6379/0", "--broker=rediss://bob:***@h:6380/1",
+                     "--redis-password", "***", "--api-token=***", "REDISCLI_AUTH=***", "https://***@example.org/x",
+                     "--author", "me", "t/auth.t", "--mozinfo", "os=linux", "redis://127.0.0.1:6379/0"]
+
+
 def test_history_chart_and_escaping_without_a_run():
     c = ReportCollector()
     c.suite_start({"time": 1000, "extra": {"jobs": 1}})

@@ -429,9 +429,10 @@ def test_history_chart_and_escaping_without_a_run():
     assert data["tests"][0]["start"] == 0.0 and data["wall"] == 0.6
 
 
-def test_a_test_begun_by_the_head_start_is_drawn_from_its_real_start():
-    """Adopted tests are logged as started after suite_start; their bar and
-    the run's wall time go from the process's real start (end - wall)."""
+def test_a_test_whose_start_was_logged_late_is_drawn_from_its_real_start():
+    """A test whose test_start was logged after it began (a fleet worker's
+    result arrives with its wall time): its bar and the run's wall time go
+    from the process's real start (end - wall)."""
     c = ReportCollector()
     c.suite_start({"time": 10000, "extra": {"jobs": 2}})
     c.test_start({"test": "early", "time": 10100})        # adopted 0.3 s after it started

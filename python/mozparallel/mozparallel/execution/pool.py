@@ -13,8 +13,9 @@ import os
 import selectors
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from ..contract import ENDED_LEAK, ENDED_STOPPED, ENDED_TIMEOUT, TestResult, TestSpec, is_unexpected
 from ..protocols import ExitInfo
 from ..protocols.base import apply_expected_outcome
 from . import kill
@@ -38,25 +39,6 @@ KILL_SETTLE = 5.0
 # With an on_tick hook (the live terminal view), the loop wakes at least this
 # often even when no test prints anything.
 TICK_EVERY = 0.1
-
-
-@dataclass
-class TestSpec:
-    """One test to run: everything the pool needs, nothing it has to look up."""
-
-    id: str                             # the test id in every log
-    argv: list                          # the command, already split
-    path: str | None = None             # the file, if it is one
-    group: str = "default"              # suite_start group (the manifest)
-    protocol: str = "tap"
-    timeout: float | None = None        # silent timeout (seconds)
-    max_time: float | None = None       # wall-clock cap (seconds)
-    expected_fail: bool = False
-    expected_outcome: str | None = None  # manifest expected = crash|timeout|bailout
-    sequential: str | None = None       # run-sequentially reason
-    cwd: str | None = None
-    env: dict | None = None             # extra environment
-    extra: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -102,7 +84,7 @@ class Running:
         self.kill_stage = 0
         self.kill_deadline = None
         self.end_reason = None
-        self.end_kind = None            # "timeout", "stopped" or "leak"
+        self.end_kind = None            # contract.ENDED_*, or None (ended on its own)
         self.unexpected = False
         self.pid_text = ""
         self.stderr_text = ""
@@ -114,13 +96,12 @@ class Running:
 class Pool:
     """Runs the tests a scheduler hands out, ``jobs`` at a time."""
 
-    def __init__(self, events, make_parser, options, env=None, on_result=None, on_tick=None,
-                 head_start=None):
+    def __init__(self, events, make_parser, options, env=None, on_result=None, on_tick=None):
         self.events = events
         self.make_parser = make_parser
         self.options = options
         self.base_env = dict(os.environ if env is None else env)
-        self.on_result = on_result          # callable(spec, end_event, running)
+        self.on_result = on_result          # callable(TestResult), after the test_end is logged
         self.on_tick = on_tick              # callable(), after every loop turn, at least every TICK_EVERY s
         self.running = {}                   # main pid -> Running (pid 0: never started)
         self.free_slots = list(range(options.jobs, 0, -1))
@@ -141,23 +122,13 @@ class Pool:
         self.guardian = None
         self.finished_ids = set()           # tests that ended on their own (not stopped)
         self._test_of_token = {}
-        self.head_start = head_start        # head_start.HeadStart: tests already started, to adopt
 
     # -- public ------------------------------------------------------------
     def run(self, scheduler):
         self.scheduler = scheduler
         kill.become_subreaper()
         self.watch = kill.ChildWatch()
-        head, self.head_start = self.head_start, None
-        if head is not None and head.run_token is not None and self.options.guarded_prefix is None:
-            # Its tests run under its guardian and tokens: carry on with them.
-            self._run_token, self._seq, self.guardian = head.run_token, head.last_seq, head.guardian
-            # The watch ignores what is our child already; not the head
-            # start's tests, nor what they left (they carry its tokens).
-            prefix = head.run_token + "-"
-            self.watch.ignored = {pid for pid in self.watch.ignored
-                                  if not (kill.token_of(pid) or "").startswith(prefix)}
-        elif self.options.guarded_prefix is None:
+        if self.options.guarded_prefix is None:
             self.guardian = start_guardian(self._run_token + "-", self.options.kill_grace)
         if self.guardian is not None:
             self.watch.ignored.add(self.guardian.pid)
@@ -168,8 +139,6 @@ class Pool:
         os.set_blocking(self._wakeup_w, False)
         self.sel.register(self._wakeup_r, selectors.EVENT_READ, (None, _WAKEUP))
         try:
-            if head is not None:
-                self._adopt_head_start(head, scheduler)
             self._loop(scheduler)
         finally:
             self._end_all_now()
@@ -267,40 +236,6 @@ class Pool:
             self._finish(r, ExitInfo(returncode=None, spawn_error=_os_error_text(e, spec.argv)))
             return
         self._watch(r)
-
-    def _adopt_head_start(self, head, scheduler):
-        """Take over the tests the head start began (head_start.py): each one
-        this run's plan has with exactly the same command, directory and
-        environment; kill any other."""
-        same_env = {k: v for k, v in self.base_env.items() if k != TOKEN_VAR} == head.environ
-        take = getattr(scheduler, "take", None)
-        adopted, killed = [], []
-        for pre in head.take():
-            spec = None
-            if same_env and take is not None and self.free_slots:
-                spec = take(pre.id, pre.matches)
-            if spec is None:
-                head.kill(pre)
-                killed.append(pre.id)
-                continue
-            slot = self.free_slots.pop()
-            self._test_of_token[pre.token] = spec.id
-            r = Running(spec, self.make_parser(spec), slot, pre.token)
-            r.started = r.last_output = pre.started
-            r.started_wall = pre.started_wall
-            r.proc = pre.proc
-            self.events.emit({"action": "test_start", "test": spec.id})
-            self._watch(r)
-            adopted.append(pre)
-        if adopted:
-            ahead = time.monotonic() - min(p.started for p in adopted)
-            self.events.emit({"action": "log", "level": "INFO", "message":
-                              "mozparallel: head start: %d tests were started %.2fs before the pool, "
-                              "as the last run of this command planned" % (len(adopted), ahead)})
-        if killed:
-            self.events.emit({"action": "log", "level": "WARNING", "message":
-                              "mozparallel: head start: this run does not run %s as the last run "
-                              "planned; killed it before it could finish" % ", ".join(killed)})
 
     def _watch(self, r):
         """Read a started test's output and watch for its end."""
@@ -441,11 +376,11 @@ class Pool:
                 continue
             timeout, max_time = self._limits(r)
             if timeout and now - r.last_output >= timeout:
-                self._begin_kill(r, "timeout", "no output for %gs; killed with its process tree" % timeout)
+                self._begin_kill(r, ENDED_TIMEOUT, "no output for %gs; killed with its process tree" % timeout)
             elif max_time and now - r.started >= max_time:
-                self._begin_kill(r, "timeout", "ran longer than --max-time %gs; killed with its process tree" % max_time)
+                self._begin_kill(r, ENDED_TIMEOUT, "ran longer than --max-time %gs; killed with its process tree" % max_time)
             elif r.exited_at is not None and now - r.exited_at >= max(EXIT_LINGER, timeout or 0):
-                self._begin_kill(r, "leak", "exited, but processes it left kept its output open for %gs"
+                self._begin_kill(r, ENDED_LEAK, "exited, but processes it left kept its output open for %gs"
                                  % max(EXIT_LINGER, timeout or 0))
         if self.strays.by_fd:
             for fd in self.strays.due(now, KILL_SETTLE):
@@ -497,7 +432,7 @@ class Pool:
     def _stop_running(self):
         for r in list(self.running.values()):
             if not r.kill_stage:
-                self._begin_kill(r, "stopped", "ended by the runner: " + self.stop_reason,
+                self._begin_kill(r, ENDED_STOPPED, "ended by the runner: " + self.stop_reason,
                                  grace=0 if self.stop_hard else None)
             elif self.stop_hard and r.kill_stage == 1:
                 self._escalate(r, time.monotonic())
@@ -550,12 +485,12 @@ class Pool:
                 exit.signal = -reaped.returncode
             else:
                 exit.returncode = reaped.returncode
-        if r.end_kind == "timeout":
+        if r.end_kind == ENDED_TIMEOUT:
             exit.timeout = r.end_reason
-        elif r.end_kind == "stopped":
+        elif r.end_kind == ENDED_STOPPED:
             exit.stopped = r.end_reason
         elif leaked and not self.options.allow_leaks:
-            why = r.end_reason if r.end_kind == "leak" else "left %d process(es) running after it exited" % len(leaked)
+            why = r.end_reason if r.end_kind == ENDED_LEAK else "left %d process(es) running after it exited" % len(leaked)
             exit.stopped = "%s: %s" % (why, ", ".join(leaked))
         self._finish(r, exit, leaked)
 
@@ -639,10 +574,10 @@ class Pool:
         self.free_slots.append(r.slot)
         if r.unexpected:
             self.unexpected_count += 1
-        if r.end_kind != "stopped":
+        if r.end_kind != ENDED_STOPPED:
             self.finished_ids.add(r.spec.id)
         if self.on_result is not None:
-            self.on_result(r.spec, end, r)
+            self.on_result(TestResult(r.spec, end, r.unexpected, r.started, r.end_kind))
         opts = self.options
         if r.unexpected and opts.max_failures and self.unexpected_count >= opts.max_failures \
                 and self.stop_reason is None:
@@ -658,13 +593,6 @@ def _sooner(a, b):
         return a
     b = max(0.0, b - time.monotonic())
     return b if a is None else min(a, b)
-
-
-def is_unexpected(ev):
-    """mozlog's rule: a result is unexpected when ``expected`` is present and
-    differs from the status (SKIP is never unexpected)."""
-    expected = ev.get("expected")
-    return expected is not None and expected != ev.get("status") and ev.get("status") != "SKIP"
 
 
 def _os_error_text(e, argv):

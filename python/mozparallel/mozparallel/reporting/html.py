@@ -16,8 +16,9 @@ import os
 
 from mozlog.reader import LogHandler
 
+from ..contract import is_unexpected
 from ..redact import redact_text
-from .outputs import OutputKeeper, is_unexpected, status_line
+from .outputs import OutputKeeper, status_line
 from .report_page import PAGE
 _DATA_MARK = "/*REPORT_DATA*/null"
 

@@ -64,9 +64,3 @@ def status_line(data):
     if data.get("message"):
         text += " - " + data["message"]
     return text
-
-
-def is_unexpected(data):
-    """mozlog's rule (the normal form drops ``expected`` when it matches)."""
-    return data.get("expected") is not None and data["expected"] != data["status"] \
-        and data["status"] != "SKIP"

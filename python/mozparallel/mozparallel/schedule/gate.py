@@ -34,14 +34,6 @@ class MemoryGate:
         self.reserved[spec.id] = need
         return spec
 
-    def take(self, test_id, accept=None):
-        """The policy's ``take``; the test's memory is reserved (the head
-        start checked that it fits)."""
-        spec = self.policy.take(test_id, accept)
-        if spec is not None:
-            self.reserved[spec.id] = self.predicted.get(spec.id) or 0
-        return spec
-
     def finished(self, test_id, seconds):
         self.reserved.pop(test_id, None)
         self.policy.finished(test_id, seconds)

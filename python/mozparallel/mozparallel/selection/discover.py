@@ -8,34 +8,12 @@ the chunker, "another chunk (3 of 4)") so ``--list`` and the log can say why.
 """
 
 import os
-from dataclasses import dataclass, field
 
-MANIFEST_SUFFIXES = (".ini", ".toml")
+from .model import MANIFEST_SUFFIXES, InputError, SelectedTest, test_id
+
 # Files a directory yields even when not executable (run them with --exec):
 # prove's convention, ``prove t/`` runs every ``.t`` file.
 TEST_SUFFIXES = (".t",)
-
-
-class InputError(Exception):
-    """Bad input from the user: the message names it. Exit status 2."""
-
-
-@dataclass
-class SelectedTest:
-    path: str                       # absolute path of the file
-    id: str                         # the id used in logs
-    group: str = "default"          # manifest (relative) or "default"
-    keys: dict = field(default_factory=dict)   # per-test manifest keys
-    disabled: str | None = None     # why it will not run, if it will not
-    line: int | None = None         # line of its section in the manifest
-
-
-def test_id(path, root):
-    """The id of a test: its path relative to ``root`` when inside it."""
-    rel = os.path.relpath(path, root)
-    if rel.startswith(os.pardir + os.sep) or rel == os.pardir:
-        return path
-    return rel
 
 
 def _is_executable_file(path):

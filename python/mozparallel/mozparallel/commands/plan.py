@@ -8,18 +8,18 @@ import json
 import os
 import sys
 
-from .selection import InputError
+from ..selection import InputError
 
 
 def build_parser(prog="paralleltest plan"):
-    from .cli import (_jobs, _Parser, add_chunk_arguments, add_selection_arguments,
+    from ..options import (jobs_arg, Parser, add_chunk_arguments, add_selection_arguments,
                       add_store_location_arguments)
 
-    parser = _Parser(prog=prog, description="Print the chunks of a suite and their expected durations; "
+    parser = Parser(prog=prog, description="Print the chunks of a suite and their expected durations; "
                                             "run nothing.")
     parser.add_argument("tests", nargs="*", metavar="TEST",
                         help="test files, directories or manifests, as for a run")
-    parser.add_argument("-j", "--jobs", type=_jobs, default="auto",
+    parser.add_argument("-j", "--jobs", type=jobs_arg, default="auto",
                         help="jobs per chunk for the expected makespan (default: auto, as a run chooses)")
     add_selection_arguments(parser)
     group = parser.add_argument_group("History")
@@ -32,13 +32,15 @@ def build_parser(prog="paralleltest plan"):
 
 def make_plan(options, topobjdir=None, warn=None):
     """The plan as a JSON-ready dict."""
-    from .schedule import TestHistory, available_memory, load_history, plan_chunks, plan_run
-    from .selection import select_tests
+    from ..schedule import TestHistory, available_memory, load_history, plan_chunks, plan_run
+    from ..selection import select_tests
+    from ..settings import open_history_store, selection_settings
 
     total = options.get("total_chunks") or 1
-    selected, _ = select_tests(options, topobjdir)
+    selected, _ = select_tests(selection_settings(options, topobjdir))
     ids = [t.id for t in selected if not t.disabled]
-    history = load_history(options, ids, topobjdir, warn=warn, tests=selected)
+    with open_history_store(options, topobjdir, warn) as store:
+        history = load_history(store, ids, runtimes=options.get("runtimes"), warn=warn, tests=selected)
     plan = plan_chunks(ids, total, history)
     specs = {t.id: _Spec(t.id, t.path) for t in selected}
     available = available_memory()

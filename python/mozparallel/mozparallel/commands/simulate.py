@@ -14,9 +14,9 @@ import json
 import random
 import sys
 
-from .schedule.chunks import hash_chunk, plan_chunks
-from .schedule.decide import expected_makespan
-from .schedule.history import Figures, TestHistory
+from ..schedule.chunks import hash_chunk, plan_chunks
+from ..schedule.decide import expected_makespan
+from ..schedule.history import Figures, TestHistory
 
 # Seconds a test costs the dynamic mode on top of running it (task, one-test
 # pool and its guardian, result hash and stream, coordinator), measured here
@@ -71,24 +71,23 @@ def synthetic_walls(n, seed=1, median=1.0, sigma=1.0):
 def history_walls(options):
     """{test: median wall} of the selected tests (or of every test in the
     recent history when none is given)."""
-    from .schedule.history import load_history
-    from .selection import select_tests
+    from ..schedule.history import load_history
+    from ..selection import select_tests
+    from ..settings import open_history_store, selection_settings
 
-    if options.get("tests"):
-        selected, _ = select_tests(options)
-        ids = [t.id for t in selected if not t.disabled]
-        history = load_history(options, ids, warn=lambda text: print("paralleltest simulate: warning: " + text,
-                                                                       file=sys.stderr), tests=selected)
-        return {t: f.wall for t, f in history.figures.items() if f.wall is not None}, ids
-    from .store import open_store
-    store = open_store(options)
-    if store is None:
-        return {}, []
-    try:
+    def warn(text):
+        print("paralleltest simulate: warning: " + text, file=sys.stderr)
+
+    with open_history_store(options, None, warn) as store:
+        if options.get("tests"):
+            selected, _ = select_tests(selection_settings(options))
+            ids = [t.id for t in selected if not t.disabled]
+            history = load_history(store, ids, runtimes=options.get("runtimes"), warn=warn, tests=selected)
+            return {t: f.wall for t, f in history.figures.items() if f.wall is not None}, ids
+        if store is None:
+            return {}, []
         results = store.recent_results(runs=20)
-    finally:
-        store.close()
-    from .schedule.history import history_from_results
+    from ..schedule.history import history_from_results
     figures = history_from_results(results)
     walls = {t: f.wall for t, f in figures.items() if f.wall is not None}
     return walls, sorted(walls)
@@ -106,9 +105,9 @@ def _workers(text):
 
 
 def build_parser(prog="paralleltest simulate"):
-    from .cli import _Parser, _positive_float, add_selection_arguments, add_store_location_arguments
+    from ..options import Parser, positive_float, add_selection_arguments, add_store_location_arguments
 
-    parser = _Parser(prog=prog,
+    parser = Parser(prog=prog,
                      description="Predicted makespan on W machines for each way of sharing the tests out, "
                                  "from the stored history. Runs nothing.")
     parser.add_argument("tests", nargs="*", metavar="TEST",
@@ -119,7 +118,7 @@ def build_parser(prog="paralleltest simulate"):
                         help="tests each machine runs at once (default 1)")
     parser.add_argument("--schedule", default=",".join(POLICIES), metavar="P[,P...]",
                         help="policies: %s (default: all)" % ", ".join(POLICIES))
-    parser.add_argument("--overhead", type=_positive_float, default=DEFAULT_OVERHEAD, metavar="S",
+    parser.add_argument("--overhead", type=positive_float, default=DEFAULT_OVERHEAD, metavar="S",
                         help="seconds the dynamic mode adds per test (default %g, measured)" % DEFAULT_OVERHEAD)
     parser.add_argument("--synthetic", type=int, default=None, metavar="N",
                         help="instead of the history: N lognormal test durations (median 1 s, sigma 1, seed 1)")
@@ -132,8 +131,8 @@ def build_parser(prog="paralleltest simulate"):
 
 
 def main(argv=None, args=None):
-    from .cli import EXIT_USAGE, UsageError
-    from .selection import InputError
+    from ..options import EXIT_USAGE, UsageError
+    from ..selection import InputError
 
     parser = build_parser()
     if args is None:

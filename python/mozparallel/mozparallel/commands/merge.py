@@ -12,13 +12,12 @@ import json
 import os
 import sys
 
-from .reporting.status import RunStatus
+from ..contract import COPIED_KEY, is_unexpected
+from ..errors import EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, UsageError
+from ..reporting.status import RunStatus
 
 # How a candidate result ranks against another one of the same test.
 INCOMPLETE, PLACEHOLDER, COPIED, COMPLETE = range(4)
-# A note in test_end's extra: the result was copied from an earlier attempt
-# of the same run (``--resume``), not produced by this log's run.
-COPIED_KEY = "resumed_from"
 PLACEHOLDER_PREFIX = "another chunk"
 
 
@@ -191,18 +190,20 @@ def merged_events(run):
 def merge(paths, options):
     """Merge ``paths`` and report through the loggers of ``options``; returns
     the exit status of the merged run."""
-    from .reporting.run_reporters import RunReporters, check_report_path
-    from .execution.pool import is_unexpected
-    from .run import EXIT_OK, EXIT_UNEXPECTED, Tally, setup_logger
+    from ..reporting.logger import setup_logger
+    from ..reporting.run_reporters import RunReporters, check_report_path
+    from ..reporting.tally import Tally
+    from ..settings import report_settings, state_dir_of
 
     run = MergedRun()
     for path in paths:
         run.read(path)
     events, seconds = merged_events(run)
-    check_report_path(options)
-    logger = setup_logger(options)
+    settings = report_settings(options, state_dir_of(options))
+    check_report_path(settings.report_html)
+    logger = setup_logger(settings.log_options, settings.reporter)
     jobs = events[0]["extra"]["jobs"] or 1
-    reporters = RunReporters(logger, options, jobs, [], None)
+    reporters = RunReporters(logger, settings, jobs, [], None)
     status = RunStatus()
     logger.add_handler(status)
     tally = Tally()
@@ -214,20 +215,13 @@ def merge(paths, options):
         if "expected" in ev and is_unexpected(ev):
             unexpected.add(ev.get("test"))
         if ev["action"] == "test_end":
-            tally.add(None, ev, _Outcome(ev["test"] in unexpected))
+            tally.add(ev, ev["test"] in unexpected)
     _deliver(handlers, _event("log", summary_at, level="INFO", message=tally.summary(seconds)))
     reporters.end_of_run()
     _deliver(handlers, _event("suite_end", summary_at))
     logger.shutdown()
     reporters.write_reports()
     return EXIT_UNEXPECTED if status.any_unexpected else EXIT_OK
-
-
-class _Outcome:
-    """What ``Tally.add`` reads of a running test: was any of its results unexpected."""
-
-    def __init__(self, unexpected):
-        self.unexpected = unexpected
 
 
 def _deliver(handlers, ev):
@@ -239,9 +233,9 @@ def _deliver(handlers, ev):
 
 
 def build_parser(prog="paralleltest merge"):
-    from .cli import _Parser, add_logging_arguments, add_report_arguments
+    from ..options import Parser, add_logging_arguments, add_report_arguments
 
-    parser = _Parser(prog=prog,
+    parser = Parser(prog=prog,
                      description="One report from the raw logs (--log-raw) of many chunks, machines or "
                                  "attempts: every test once, the last complete result kept.")
     parser.add_argument("rawlogs", nargs="+", metavar="RAWLOG", help="mozlog raw logs (JSON lines)")
@@ -251,8 +245,6 @@ def build_parser(prog="paralleltest merge"):
 
 
 def main(argv=None, args=None):
-    from .cli import EXIT_USAGE, UsageError
-
     parser = build_parser()
     try:
         if args is None:

@@ -91,12 +91,13 @@ def _command_note(row):
 def show_history(options, topobjdir=None, out=None):
     """Print the summary for parsed options (store, objdir, format, runs,
     top, command). Returns the exit status."""
-    from .store import StoreError, open_store
+    from ..settings import store_location
+    from ..store import StoreError, open_store
 
     out = out or sys.stdout
     warnings = []
     try:
-        store = open_store(options, topobjdir, warn=warnings.append)
+        store = open_store(store_location(options, topobjdir), warn=warnings.append)
     except StoreError as e:
         print("paralleltest: error: %s" % e, file=sys.stderr)
         return 2
@@ -125,7 +126,7 @@ def show_history(options, topobjdir=None, out=None):
 
 
 def _show_flaky(results, options, where, out):
-    from .flaky.frequency import flaky_tests, format_flaky
+    from ..flaky.frequency import flaky_tests, format_flaky
 
     rows = flaky_tests(results)
     runs = len({r.run_id for r in results})
@@ -138,16 +139,16 @@ def _show_flaky(results, options, where, out):
 
 
 def build_parser(prog="paralleltest history"):
-    from .cli import _Parser, _positive_count, add_store_location_arguments
+    from ..options import Parser, positive_count, add_store_location_arguments
 
-    parser = _Parser(prog=prog, description="What recent runs recorded: slowest, biggest, most CPU, "
+    parser = Parser(prog=prog, description="What recent runs recorded: slowest, biggest, most CPU, "
                                             "least stable tests, with median and spread.")
     add_store_location_arguments(parser)
     parser.add_argument("--objdir", default=None, metavar="DIR",
                         help="where the default store lives (default: $MOZ_OBJDIR, else the current directory)")
-    parser.add_argument("--runs", type=_positive_count, default=DEFAULT_RUNS, metavar="N",
+    parser.add_argument("--runs", type=positive_count, default=DEFAULT_RUNS, metavar="N",
                         help="look at the newest N runs (default %d)" % DEFAULT_RUNS)
-    parser.add_argument("--top", type=_positive_count, default=DEFAULT_TOP, metavar="N",
+    parser.add_argument("--top", type=positive_count, default=DEFAULT_TOP, metavar="N",
                         help="tests per list (default %d)" % DEFAULT_TOP)
     parser.add_argument("--command", default=None, metavar="CMD",
                         help="only results of tests run by CMD (as --exec gave it; '' = run directly)")

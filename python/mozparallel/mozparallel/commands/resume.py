@@ -7,9 +7,8 @@ Only the store is read: a result is complete once the recorder wrote it,
 which it does as each test ends.
 """
 
-from .cli import UsageError
-from .merge import COPIED_KEY
-from .store import StoreError, open_store
+from ..contract import COPIED_KEY
+from ..errors import UsageError
 
 # Runs looked through for the id when it has no results yet.
 RUNS_SEARCHED = 1000
@@ -20,16 +19,14 @@ def _local(store):
     return store if hasattr(store, "results_of_run") else getattr(store, "local", None)
 
 
-def load_resumed(options, topobjdir=None):
-    """{test id: ResultRecord} of the run named by ``--resume`` ({} without
-    it). Raises UsageError naming the id when the store does not know it."""
-    run_id = options.get("resume")
+def load_resumed(store, run_id):
+    """{test id: ResultRecord} of run ``run_id`` in the run's open ``store``
+    ({} without ``run_id``). Raises UsageError naming the id when the store
+    does not know it."""
+    from ..store import StoreError
+
     if not run_id:
         return {}
-    try:
-        store = open_store(options, topobjdir)
-    except StoreError as e:
-        raise UsageError("--resume %s: %s" % (run_id, e))
     if store is None:
         raise UsageError("--resume %s needs a history store (not --store none)" % run_id)
     try:
@@ -38,8 +35,8 @@ def load_resumed(options, topobjdir=None):
         if not results and not any(r.run_id == run_id for r in store.runs(RUNS_SEARCHED)):
             raise UsageError("--resume %s: no run with that id in %s" % (
                 run_id, getattr(store, "description", "the history store")))
-    finally:
-        store.close()
+    except StoreError as e:
+        raise UsageError("--resume %s: %s" % (run_id, e))
     return {r.test: r for r in results}
 
 

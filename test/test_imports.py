@@ -1,0 +1,139 @@
+"""The package's shape, read from its source with ``ast`` (nothing is
+imported): data flows one way, select -> schedule -> execute -> events ->
+report, and no module imports one above it; there is no import cycle; no
+library module imports cli.py; every runtime dependency in pyproject.toml
+is imported by the package."""
+
+import ast
+import os
+import re
+import tomllib
+
+from conftest import TOP
+
+PACKAGE = os.path.join(TOP, "python", "mozparallel", "mozparallel")
+
+# Lowest first. A module may import from its own layer or any below it.
+# docs/architecture.rst draws the same table.
+LAYERS = [
+    ("errors", "contract", "compat", "redact"),
+    ("protocols", "selection", "store"),
+    ("schedule",),
+    ("execution",),
+    ("events", "reporting"),
+    ("flaky", "distributed"),
+    ("settings", "options", "interrupt"),
+    ("run", "commands", "bench"),
+    ("cli", "__main__"),
+]
+
+
+def modules():
+    """{dotted name: path} of every module of the package."""
+    out = {}
+    for directory, _, files in os.walk(PACKAGE):
+        for name in files:
+            if name.endswith(".py"):
+                path = os.path.join(directory, name)
+                rel = os.path.relpath(path, os.path.dirname(PACKAGE))[:-3].replace(os.sep, ".")
+                out[rel[:-len(".__init__")] if rel.endswith(".__init__") else rel] = path
+    return out
+
+
+def imports_of(name, path, known):
+    """Modules of the package that ``name`` imports (at any depth of its code)."""
+    tree = ast.parse(open(path).read(), path)
+    base = name.split(".") if path.endswith("__init__.py") else name.split(".")[:-1]
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.split(".")[0] == "mozparallel")
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = base[:len(base) - (node.level - 1)]
+                target = ".".join(parts + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if target.split(".")[0] != "mozparallel":
+                continue
+            for alias in node.names:
+                sub = target + "." + alias.name
+                found.add(sub if sub in known else target)
+    return {m for m in found if m in known and m != name}
+
+
+def graph():
+    known = modules()
+    return {name: imports_of(name, path, known) for name, path in known.items()}
+
+
+def layer_of(name):
+    top = name.split(".")[1] if "." in name else ""
+    for i, members in enumerate(LAYERS):
+        if top in members:
+            return i
+    raise AssertionError("module %s is in no layer of LAYERS: add it" % name)
+
+
+def cycles(g):
+    """Strongly connected components of more than one module (Tarjan)."""
+    index, low, stack, on, out = {}, {}, [], set(), []
+    counter = [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in g[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in g:
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_scanner_sees_a_cycle_and_a_climb():
+    """The checks below can fail: a made-up graph with both faults."""
+    g = {"mozparallel.run": {"mozparallel.cli"}, "mozparallel.cli": {"mozparallel.run"},
+         "mozparallel.store.x": {"mozparallel.reporting.y"}, "mozparallel.reporting.y": set()}
+    assert cycles(g) == [["mozparallel.cli", "mozparallel.run"]]
+    assert layer_of("mozparallel.store.x") < layer_of("mozparallel.reporting.y")
+
+
+def test_no_import_cycle():
+    assert cycles(graph()) == []
+
+
+def test_no_module_imports_one_above_it():
+    climbs = sorted("%s -> %s" % (m, d) for m, deps in graph().items() for d in deps
+                    if layer_of(d) > layer_of(m))
+    assert climbs == []
+
+
+def test_no_library_module_imports_cli():
+    assert sorted(m for m, deps in graph().items() if "mozparallel.cli" in deps) == ["mozparallel.__main__"]
+
+
+def test_every_runtime_dependency_is_imported():
+    with open(os.path.join(TOP, "python", "mozparallel", "pyproject.toml"), "rb") as f:
+        project = tomllib.load(f)["project"]
+    source = "\n".join(open(p).read() for p in modules().values())
+    imported = set(re.findall(r"^\s*(?:from|import) ([A-Za-z_][A-Za-z0-9_]*)", source, re.M))
+    declared = {re.split(r"[<>=!\[ ;]", d)[0].lower() for d in project["dependencies"]}
+    assert declared and not {d for d in declared if d not in imported}

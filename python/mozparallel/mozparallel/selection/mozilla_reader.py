@@ -99,7 +99,7 @@ def _import():
     from .. import compat
 
     # PyPI 2.1.0 imports collections.MutableSequence (gone since 3.10).
-    compat.patch_stdlib()
+    compat.patch_collections()
     try:
         import manifestparser
         from manifestparser.filters import subsuite

@@ -11,9 +11,10 @@ and turns what it returns into ``SelectedTest`` entries, as
   importable.
 * ``auto`` (the default): Mozilla's reader when the manifestparser Python
   would import is a gecko checkout's own copy
-  (``<topsrcdir>/testing/mozbase/manifestparser``, which mach's virtualenv
-  puts on the path), so ``mach parallel-test`` in mozilla-central selects
-  exactly what the tree's harnesses select; our reader otherwise (PyPI
+  (``<topsrcdir>/testing/mozbase/manifestparser``, which mach puts on the
+  path: ``pth:`` in python/sites/mach.txt), so ``mach parallel-test`` in
+  mozilla-central reads manifests by the tree's own, current rules; our
+  reader otherwise (PyPI
   manifestparser 2.1.0, from 2020, reads only ``.ini`` and evaluates a
   multi-line condition as one expression).
 
@@ -126,8 +127,8 @@ def reads_toml():
 def reads_condition_lines():
     """Whether the imported manifestparser evaluates each line of a
     multi-line condition on its own (mozilla-central does; PyPI 2.1.0
-    parses the lines as one expression, which fails or reads only the
-    first). Asked of its own ``skip_if`` filter."""
+    parses the lines as one expression, which fails). Asked of its own
+    ``skip_if`` filter."""
     from manifestparser.filters import skip_if
 
     try:

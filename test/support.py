@@ -197,7 +197,8 @@ class InMemoryStore:
 
     def unsynced_runs(self, remote, limit=50):
         self._check("unsynced_runs")
-        return [copy.deepcopy(r) for r in reversed(self._newest_runs(limit))
+        # Newest first, as SQLiteStore returns them (through its runs()).
+        return [copy.deepcopy(r) for r in self._newest_runs(limit)
                 if r.ended is not None and self._synced.get(r.run_id) != remote]
 
     def close(self):

@@ -26,7 +26,7 @@ def small_suite(directory):
 
 
 def test_mixed_failures_outcomes_and_no_leftovers(mixed, tmp_path, marker):
-    # (How long the suite takes, against its peers: python -m mozparallel.bench.peers.)
+    # (How long it takes: python -m mozparallel.bench.suite_wall.)
     raw = tmp_path / "run.raw"
     files = sorted(str(p) for p in mixed.glob("t*") if p.name != "tests.txt")
     proc = paralleltest(["-j", "4", "-t", "3", "--log-raw", str(raw), "-r", "tap"] + files,

@@ -61,8 +61,9 @@ class FakeScheduler:
     ((id, seconds), in order). ``hold()`` makes ``next_test`` answer None
     ("nothing now") until ``release()``, tests left or not."""
 
-    def __init__(self, specs=(), expected=None, predicted=None, name="fake"):
+    def __init__(self, specs=(), expected=None, predicted=None, name="fake", seed=None):
         self.name = name
+        self.seed = seed
         self.expected = dict(expected or {})
         self.predicted = dict(predicted or {})
         self._queue = list(specs)

@@ -19,9 +19,9 @@ def gate_over(names, predicted, budget, **kwargs):
 
 
 def test_the_gate_is_a_scheduler_and_passes_on_what_the_policy_says():
-    gate, policy = gate_over("ab", {"a": GiB}, 4 * GiB, expected={"a": 2.5}, name="history")
+    gate, policy = gate_over("ab", {"a": GiB}, 4 * GiB, expected={"a": 2.5}, name="shuffle", seed=7)
     assert_implements(gate, Scheduler)
-    assert gate.name == "history"
+    assert gate.name == "shuffle" and gate.seed == 7
     assert gate.expected == {"a": 2.5}
     assert gate.predicted == {"a": GiB}
     assert gate.remaining() == 2 and [s.id for s in gate.planned_order()] == ["a", "b"]

@@ -44,9 +44,9 @@ def test_every_policy_is_a_complete_scheduler(make):
     assert policy.next_test(2) is None and policy.next_test(1) is None     # empty stays empty
 
 
-def test_policy_names_are_the_schedule_names():
-    assert {p.name for p in (ListOrder([]), LongestFirst([], history()), Shuffled([], 1))} == \
-        {"list", "history", "shuffle"}
+def test_policy_names_are_the_schedule_names_and_only_shuffle_has_a_seed():
+    policies = (ListOrder([]), LongestFirst([], history()), Shuffled([], 1))
+    assert [(p.name, p.seed) for p in policies] == [("list", None), ("history", None), ("shuffle", 1)]
     assert DEFAULT_POLICY == "history"
 
 

@@ -54,7 +54,7 @@ class Recorder:
         self.started_wall = time.time()
         self.started = time.monotonic()
         self.recorded = 0
-        self.where = getattr(store, "description", None)     # never holds a password
+        self.where = store.description if store is not None else None     # never holds a password
 
     def start(self, jobs, mozinfo, argv=None):
         info = machine()

@@ -7,7 +7,8 @@ from conftest import paralleltest, write_test
 from mozparallel.commands.history import format_text, summarize
 from mozparallel.schedule.runtimes_file import known_durations, load_runtimes, match_runtimes
 from mozparallel.selection import InputError
-from mozparallel.store.records import ResultRecord
+from mozparallel.store.records import ResultRecord, RunRecord
+from support import InMemoryStore
 
 
 def _r(run, test, status="OK", wall=1.0, cpu=0.5, rss=1024):
@@ -104,11 +105,13 @@ def test_known_durations_prefer_history_then_runtimes_file():
     tests = [("s/quick.sh", "/src/s/quick.sh"), ("other id", "/src/dom/a/test_x.sh"), ("new", "/src/new")]
     assert match_runtimes(runtimes, tests) == {"s/quick.sh": 3.0, "other id": 7.0}
 
-    class History:
-        def durations(self, ids, command=None):
-            return {"s/quick.sh": 0.5} if "s/quick.sh" in ids else {}
-
-    assert known_durations(History(), tests, runtimes=runtimes) == {"s/quick.sh": 0.5, "other id": 7.0}
+    # The history: quick.sh ran twice (median 0.5 s) and was skipped once (not counted).
+    store = InMemoryStore()
+    for k, (status, wall) in enumerate([("OK", 0.4), ("OK", 0.6), ("SKIP", 9.0)]):
+        store.record_run_start(RunRecord(run_id="r%d" % k, started=float(k)))
+        store.record_result("r%d" % k, ResultRecord(test="s/quick.sh", status=status, wall=wall))
+    assert known_durations(store, tests, runtimes=runtimes) == {"s/quick.sh": 0.5, "other id": 7.0}
+    assert known_durations(None, tests, runtimes=runtimes) == {"s/quick.sh": 3.0, "other id": 7.0}
 
 
 def test_load_runtimes_errors(tmp_path):

@@ -89,12 +89,12 @@ class RunReporters:
         history = suite_history(self.store, self.collector)
         data = self.collector.report_data(history=history)
         written = []
-        targets = [os.path.join(self.settings.state_dir, "report.html")]
+        targets = [(os.path.join(self.settings.state_dir, "report.html"), True)]
         if self.settings.report_html:
-            targets.append(self.settings.report_html)
-        for path in targets:
+            targets.append((self.settings.report_html, False))
+        for path, private in targets:
             try:
-                written.append(write_report(path, data))
+                written.append(write_report(path, data, private=private))
             except OSError as e:
                 print("paralleltest: warning: cannot write %s: %s" % (path, e.strerror or e),
                       file=sys.stderr)

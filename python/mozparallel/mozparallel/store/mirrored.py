@@ -7,6 +7,9 @@ whole) is copied to it by the next run that finds it reachable. Reads
 prefer the remote (the shared history) and fall back to the local file.
 """
 
+import dataclasses
+
+from ..redact import redact_argv
 from .sqlite_store import StoreError
 
 
@@ -30,6 +33,8 @@ class MirroredStore:
         if self.remote.ping():
             for old in self.local.unsynced_runs(self.remote.description):
                 if old.run_id != run.run_id:
+                    # (A run recorded by an older version may hold its argv in clear.)
+                    old = dataclasses.replace(old, argv=redact_argv(old.argv))
                     self.remote.copy_run(old, self.local.results_of_run(old.run_id))
                     self._catching_up.append(old.run_id)
             self.remote.record_run_start(run)

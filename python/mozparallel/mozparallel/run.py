@@ -172,7 +172,7 @@ def _run(settings, store, selected, run_info):
         reporters.write_reports()
         interrupts.restore()
     if interrupted:
-        print(resume_hint(recorder.run_id, bool(recorder.where), [s for s in specs if s.id not in finished],
+        print(resume_hint(recorder.run_id, recorder.run_recorded, [s for s in specs if s.id not in finished],
                           len(specs)), file=sys.stderr)
         return interrupts.exit_status
     return EXIT_UNEXPECTED if status.any_unexpected else EXIT_OK

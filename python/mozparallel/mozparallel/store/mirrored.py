@@ -18,9 +18,15 @@ class MirroredStore:
         self.local = local
         self.remote = remote
         self.warn = warn            # callable(text), called at most once
-        self.description = "%s (and %s)" % (remote.description, local.description)
         self._warned = False
         self._catching_up = []      # run ids copied to the remote this run
+
+    @property
+    def description(self):
+        """Where records go: both stores, or the local one once the remote failed."""
+        if self.remote.error is not None:
+            return self.local.description
+        return "%s (and %s)" % (self.remote.description, self.local.description)
 
     def _check(self):
         if self.remote.error is not None and not self._warned:

@@ -58,14 +58,21 @@ class Recorder:
         self.started_wall = time.time()
         self.started = time.monotonic()
         self.recorded = 0
-        self.where = getattr(store, "description", None)     # never holds a password
+        self.run_recorded = False       # the run's start is in the store: --resume can carry it on
+
+    @property
+    def where(self):
+        """Where this run is being recorded (never holds a password); None
+        once the store has failed. A remote store that failed at the start
+        (a wrong password) is no longer named: the local file is."""
+        return getattr(self.store, "description", None) if self.store is not None else None
 
     def start(self, jobs, mozinfo, argv=None):
         info = machine()
         run = RunRecord(run_id=self.run_id, started=self.started_wall, jobs=jobs, mozinfo=dict(mozinfo or {}),
                         argv=redact_argv(sys.argv if argv is None else argv), kind=self.kind,
                         parent_run=self.parent_run, **info)
-        self._call("record_run_start", run)
+        self.run_recorded = self._call("record_run_start", run)
 
     def on_result(self, result):
         """One finished test (a contract.TestResult with a complete result)."""

@@ -31,11 +31,11 @@ def check_objdir(path, name="--objdir"):
 
 
 def objdir_of(options, topobjdir=None):
-    """``--objdir`` (an existing directory), else the caller's topobjdir
+    """``--objdir``, else the caller's topobjdir
     (mach), else $MOZ_OBJDIR; neither of those two may be a file (a missing
     one is made when the run keeps its state there, as before a build)."""
     if options.get("objdir"):
-        return check_objdir(options["objdir"])
+        return options["objdir"]    # checked up front (options.objdir_arg, run_settings)
     env = os.environ.get("MOZ_OBJDIR")
     objdir = topobjdir or env
     name = "$MOZ_OBJDIR" if objdir == env else "the objdir"
@@ -199,7 +199,9 @@ class RunSettings:
 
 def run_settings(options, topobjdir=None):
     """Every layer's settings for one run. UsageError for a combination
-    that means nothing."""
+    that means nothing, or an --objdir that is not a directory."""
+    if options.get("objdir"):
+        check_objdir(options["objdir"])
     state_dir = state_dir_of(options, topobjdir)
     return RunSettings(
         selection=selection_settings(options, topobjdir),

@@ -80,6 +80,8 @@ def test_interrupted_run_writes_and_prints_no_secret(tmp_path, marker):
     try:
         objdir, suite = tmp_path / "obj", tmp_path / "obj" / "suite"
         os.makedirs(suite)
+        state = objdir / ".mozparallel"
+        state.mkdir(mode=0o755)     # as an older version left it: made private by the run
         release = shlex.quote(str(tmp_path / "release"))
         for i in range(8):
             write_test(suite, "t%d.sh" % i, CHECKS_ENV % (("-", "-") if i < 2 else (release, release)))
@@ -92,6 +94,9 @@ def test_interrupted_run_writes_and_prints_no_secret(tmp_path, marker):
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         _wait_for(objdir / "raw.log", "test_end", 2)
         _wait_for(objdir / "raw.log", "test_start", 4)
+        live = {name: stat.S_IMODE(os.stat(state / name).st_mode) for name in os.listdir(state)}
+        assert {"history.sqlite", "history.sqlite-wal", "history.sqlite-shm"} <= set(live), live
+        assert set(live.values()) == {0o600}, live
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 130, err
@@ -121,7 +126,6 @@ def test_interrupted_run_writes_and_prints_no_secret(tmp_path, marker):
         secrets = [URL_PASSWORD, EXEC_SECRET] + list(ENV_SECRETS.values())
         for secret in secrets:
             assert secret not in outputs
-        state = objdir / ".mozparallel"
         written = sorted(os.listdir(state))
         assert {"history.sqlite", "report.html", "mozinfo-live.json"} <= set(written), written
         grep = subprocess.run(["grep", "-r", "-a", "-l"] + [a for s in secrets for a in ("-e", s)] + [str(objdir)],

@@ -134,7 +134,7 @@ def test_interrupted_run_writes_and_prints_no_secret(tmp_path, marker):
         client = redis.Redis(port=server.port, password=URL_PASSWORD)
         dump = _redis_dump(client)
         client.close()
-        assert "mozparallel:run:" in dump and "redis://127.0.0.1:%d/0" % server.port in dump
+        assert "mozparallel:run:" in dump and "redis://:***@127.0.0.1:%d/0" % server.port in dump
         assert not [s for s in secrets if s in dump]
 
         # What is kept: the command lines, masked the same way.
@@ -143,7 +143,7 @@ def test_interrupted_run_writes_and_prints_no_secret(tmp_path, marker):
         commands = {c for (c,) in db.execute("SELECT command FROM results")}
         db.close()
         [argv] = argvs      # (--resume records under the same run id)
-        assert "redis://127.0.0.1:%d/0" % server.port in argv and "env GITHUB_TOKEN=*** /bin/sh" in argv
+        assert "redis://:***@127.0.0.1:%d/0" % server.port in argv and "env GITHUB_TOKEN=*** /bin/sh" in argv
         assert commands == {"env 'GITHUB_TOKEN=***' /bin/sh"}
         # Private: the directory 0700, each file 0600.
         assert stat.S_IMODE(os.stat(state).st_mode) == 0o700
@@ -155,10 +155,14 @@ def test_interrupted_run_writes_and_prints_no_secret(tmp_path, marker):
 
 
 def test_redaction_shapes():
-    assert redact_argv(["paralleltest", "--store", "redis://:pw@h:1/0", "--broker=rediss://u:p@ss@h/2",
-                        "--exec", "env API_TOKEN='a b' node --password x --api-key=y --no-auth", "t/"]) == [
-        "paralleltest", "--store", "redis://h:1/0", "--broker=rediss://u@h/2",
-        "--exec", "env API_TOKEN=*** node --password *** --api-key=*** --no-auth", "t/"]
+    """Secrets inside one word (--exec), passwords holding "@" or ":", and
+    the resume hint's form, which leaves a URL's password out."""
+    argv = ["paralleltest", "--store", "redis://:p@ss@h:1/0", "--broker=rediss://u:p:w@h/2",
+            "--exec", "env API_TOKEN='a b' AWS_SECRET_ACCESS_KEY=c node --password x --api-key=y t/", "t/"]
+    assert redact_argv(argv) == [
+        "paralleltest", "--store", "redis://:***@h:1/0", "--broker=rediss://u:***@h/2",
+        "--exec", "env API_TOKEN=*** AWS_SECRET_ACCESS_KEY=*** node --password *** --api-key=*** t/", "t/"]
+    assert redact_argv(argv, drop_url_passwords=True)[2:4] == ["redis://h:1/0", "--broker=rediss://u@h/2"]
     assert redact_argv(["--password", "x", "--token=a b", "PGPASSWORD=c d", "--mozinfo", "author=me"]) == [
         "--password", "***", "--token=***", "PGPASSWORD=***", "--mozinfo", "author=me"]
 

@@ -67,7 +67,7 @@ def resume_hint(run_id, stored, unfinished, total, argv=None):
     if stored:
         args = _without_option(args, "--resume")
         hint = "%s; rerun the tests that did not finish with:\n  %s" % (
-            head, shlex.join(redact_argv(words + args) + ["--resume", run_id]))
+            head, shlex.join(redact_argv(words + args, drop_url_passwords=True) + ["--resume", run_id]))
         if has_url_password(args):
             hint += ("\n  (the password in a URL is not shown: set $MOZPARALLEL_REDIS_PASSWORD "
                      "or put it back in the URL)")

@@ -16,9 +16,18 @@ __all__ = ["EXIT_USAGE", "REPORTERS", "Parser", "UsageError", "build_parser", "o
 
 
 class Parser(argparse.ArgumentParser):
+    # A function giving the text after the options, called only when the
+    # help is shown (cli.py lists the subcommands there).
+    late_epilog = None
+
     def error(self, message):
         # One line naming the problem, then exit 2 (argparse's convention).
         self.exit(EXIT_USAGE, "%s: error: %s\n" % (self.prog, message))
+
+    def format_help(self):
+        if self.late_epilog is not None and self.epilog is None:
+            self.epilog = self.late_epilog()
+        return super().format_help()
 
 
 def positive_float(text):
@@ -67,7 +76,7 @@ def _reporter(text):
 def add_run_arguments(parser):
     group = parser.add_argument_group("Running tests")
     group.add_argument("tests", nargs="*", metavar="TEST",
-                       help="test files, directories (their executable files) or manifests (.ini, .toml)")
+                       help="test files, directories (their executable and .t files) or manifests (.ini, .toml)")
     group.add_argument("-j", "--jobs", type=jobs_arg, default=None,
                        help="tests to run at once, or 'auto' (the default): about one per core for "
                             "CPU-bound tests, more for tests that mostly wait, capped by the memory "
@@ -128,6 +137,12 @@ def add_logging_arguments(parser):
     if tbpl is not None and not issubclass(tbpl[0], TbplFormatter):
         commandline.log_formatters["tbpl"] = (TbplFormatter, tbpl[1])
     commandline.add_logging_group(parser)
+    # mozlog registers --log-errorsummary with help=SUPPRESS (its harnesses
+    # set it themselves); here it is a formatter like the others.
+    errorsummary = parser._option_string_actions.get("--log-errorsummary")
+    if errorsummary is not None:
+        errorsummary.help = ("Error summary: one JSON line per failure, crash or error, as "
+                             "Treeherder reads it (provided by mozlog)")
     # Our opener instead of mozlog's log_file: a missing directory is an
     # error naming the file (log_file creates it), and any error names the
     # option and the file (argparse: "argument --log-raw: ...").

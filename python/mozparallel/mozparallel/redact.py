@@ -1,14 +1,13 @@
-"""Credentials out of every command line the runner prints or stores.
-
-A command line may carry a secret in three shapes: a password in a URL
-(``--store redis://:PASSWORD@host/0``, ``https://user:TOKEN@host``), the
-value of an option named like a secret (``--password X``, ``--token=X``,
-``--api-key X``) and an environment-style assignment (``GITHUB_TOKEN=X``,
-as in ``--exec "env AWS_SECRET_ACCESS_KEY=X node"``). ``redact_argv``
-drops the password of a URL (``redis://host/0``: pasted back, the command
-then takes the password from $MOZPARALLEL_REDIS_PASSWORD) and writes the
-other two as ``***``. The resume hint (interrupt.py), the run's argv and
-each test's command in the store (store/recorder.py) go through it.
+"""Secrets out of what is shown or stored: the password (or token) in a
+URL's user part, and the value of an option or KEY=VALUE whose name says
+it is a secret, as a word of its own (``--redis-password X``,
+``--token=X``, ``API_TOKEN=X``) or inside one (``--exec "env
+GITHUB_TOKEN=X node --token Y"``). For the command line a report shows
+(settings.shown_command), the argv and each test's command the store keeps
+(store/recorder.py), the resume hint (interrupt.py, which leaves a URL's
+password out altogether so the printed command takes it from
+$MOZPARALLEL_REDIS_PASSWORD) and values a report shows. The environment is
+never shown nor stored at all.
 
 ``RUNNER_SECRET_VARS``: the runner's own credentials in its environment,
 never handed to a test (execution/environment.py).
@@ -21,64 +20,79 @@ import re
 MASK = "***"
 RUNNER_SECRET_VARS = ("MOZPARALLEL_REDIS_PASSWORD", "REDISCLI_AUTH")
 
-# scheme://user:password@ (the user may be empty); the password ends at the
-# last "@" before the host, so a password holding "@" or ":" goes whole.
-_URL_PASSWORD = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:/?#@\s]*):[^/?#\s]*@")
-# An option named like a secret, its value after "=" or a space
-# (--password X, --db-password=X, --token X, --api-key=X); the softer words
-# (auth, credentials) only with "=": "--no-auth tests/" names no secret.
-_SECRET_OPTION = re.compile(
-    r"(?P<name>(?<![^\s\"'])--?(?:[A-Za-z0-9]+[-_])*"
-    r"(?:(?:pass(?:word|wd|phrase)?|secret|token|api[-_]?key|access[-_]?key)(?P<sep>=|\s+)"
-    r"|(?:auth|credentials?)(?P<eq>=)))"
-    r"(?P<value>\"[^\"]*\"|'[^']*'|[^\s\"'-]\S*)", re.I)
-# NAME=VALUE with NAME an environment variable holding a secret
-# (AWS_SECRET_ACCESS_KEY, GITHUB_TOKEN, PGPASSWORD, REDISCLI_AUTH).
-_SECRET_ASSIGNMENT = re.compile(
-    r"(?P<name>(?<![A-Za-z0-9_])(?:[A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|CREDENTIALS?)"
-    r"[A-Z0-9_]*|(?:[A-Z0-9]+_)*AUTH(?:_[A-Z0-9]+)*))=(?P<value>\"[^\"]*\"|'[^']*'|\S+)")
+# scheme://USERINFO@ -- USERINFO is user:password, :password or a bare token.
+# (A password may hold "@" or ":": the user part ends at the last "@".)
+_URL_USERINFO = re.compile(r"\b(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#\s]+)@")
+_SECRET_NAME = re.compile(r"passw(or)?d|passphrase|token|secret|api[-_]?key|credential|(?<![a-z])auth(?![a-z])",
+                          re.I)
+_KEY = re.compile(r"[A-Za-z_][\w.-]*$")
+# Inside a word: NAME=VALUE with NAME an environment variable named like a
+# secret (GITHUB_TOKEN, AWS_SECRET_ACCESS_KEY, PGPASSWORD, REDISCLI_AUTH) ...
+_ASSIGNMENT_IN_TEXT = re.compile(
+    r"(?P<name>(?<![\w.-])(?:[A-Z0-9_]*(?:PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|CREDENTIALS?)[A-Z0-9_]*"
+    r"|(?:[A-Z0-9]+_)*AUTH(?:_[A-Z0-9]+)*)=)(?P<value>\"[^\"]*\"|'[^']*'|\S+)")
+# ... and an option named like one, its value after "=" or a space.
+_OPTION_IN_TEXT = re.compile(
+    r"(?P<name>(?<![^\s\"'])--?(?:[A-Za-z0-9]+[-_])*(?:passw(?:or)?d|passphrase|token|secret|api[-_]?key)"
+    r"(?:=|\s+))(?P<value>\"[^\"]*\"|'[^']*'|[^\s\"'-]\S*)", re.I)
 
 
-def _drop_password(match):
-    user = match.group("user")
-    return match.group("scheme") + (user + "@" if user else "")
-
-
-def redact_text(text):
-    """``text`` (one word of a command line, or a whole command) without
-    URL passwords, secret option values or secret assignments."""
+def redact_text(text, drop_url_passwords=False):
+    """``text`` with the password of every URL in it masked (user:*** for
+    user:password, *** for a user part without a colon, often a token;
+    ``drop_url_passwords``: user:password becomes user, :password
+    nothing), and the values of secret options and variables inside it."""
     if not isinstance(text, str) or not text:
         return text
+
+    def mask(m):
+        user, colon, _ = m.group("userinfo").partition(":")
+        if not colon:
+            return m.group("scheme") + MASK + "@"
+        if drop_url_passwords:
+            return m.group("scheme") + (user + "@" if user else "")
+        return m.group("scheme") + user + ":" + MASK + "@"
+
     if "://" in text:
-        text = _URL_PASSWORD.sub(_drop_password, text)
+        text = _URL_USERINFO.sub(mask, text)
     if "=" in text:
-        text = _SECRET_ASSIGNMENT.sub(lambda m: m.group("name") + "=" + MASK, text)
+        text = _ASSIGNMENT_IN_TEXT.sub(lambda m: m.group("name") + MASK, text)
     if "-" in text:
-        text = _SECRET_OPTION.sub(lambda m: m.group("name") + MASK, text)
+        text = _OPTION_IN_TEXT.sub(lambda m: m.group("name") + MASK, text)
     return text
 
 
-def redact_argv(argv):
-    """A copy of ``argv`` with every credential dropped or masked (see the
-    module's docstring). A secret option's value in the next word is
-    masked too (``--password X``)."""
-    out = []
+def redact_argv(argv, drop_url_passwords=False):
+    """A command line with URL passwords masked (or left out: see
+    ``redact_text``), and the values of options (``--redis-password X``,
+    ``--token=X``) and KEY=VALUE words (``API_TOKEN=X``) whose name says
+    they hold a secret, also inside a word (``--exec "env API_TOKEN=X
+    node"``)."""
+    out, hide_next = [], False
     for arg in (str(a) for a in argv):
-        if out and _SECRET_OPTION.fullmatch(out[-1] + " x") and not arg.startswith("-"):
+        if hide_next:
             out.append(MASK)
+            hide_next = False
             continue
-        whole = _SECRET_ASSIGNMENT.match(arg) or _SECRET_OPTION.match(arg)
-        if whole and "=" in arg[:whole.end("name") + 1]:
-            # One word NAME=VALUE or --password=VALUE: all of the rest is the value.
-            out.append(arg[:arg.index("=", whole.start("name")) + 1] + MASK)
+        name, eq, _ = arg.partition("=")
+        if arg.startswith("-") and _SECRET_NAME.search(name):
+            if eq:
+                out.append(name + "=" + MASK)
+            else:
+                out.append(arg)
+                hide_next = True
             continue
-        out.append(redact_text(arg))
+        if eq and _KEY.match(name) and _SECRET_NAME.search(name):
+            out.append(name + "=" + MASK)
+            continue
+        out.append(redact_text(arg, drop_url_passwords))
     return out
 
 
 def has_url_password(argv):
-    """Whether a word of ``argv`` holds a password in a URL."""
-    return any("://" in str(arg) and _URL_PASSWORD.search(str(arg)) for arg in argv)
+    """Whether a word of ``argv`` holds a password in a URL (user:password@)."""
+    return any(":" in m.group("userinfo") for arg in argv if "://" in str(arg)
+               for m in _URL_USERINFO.finditer(str(arg)))
 
 
 def without_runner_secrets(environ):

@@ -169,11 +169,12 @@ def _run(settings, store, selected, run_info):
         logger.suite_end()
         events.flush()
         logger.shutdown()
-        reporters.write_reports()
+        unfinished = [s for s in specs if s.id not in finished]
+        reporters.write_reports(interrupted=(rounds.stop_reason or "interrupted") if interrupted else None,
+                                unfinished=unfinished, runnable=len(specs))
         interrupts.restore()
     if interrupted:
-        print(resume_hint(recorder.run_id, recorder.run_recorded, [s for s in specs if s.id not in finished],
-                          len(specs)), file=sys.stderr)
+        print(resume_hint(recorder.run_id, recorder.run_recorded, unfinished, len(specs)), file=sys.stderr)
         return interrupts.exit_status
     return EXIT_UNEXPECTED if status.any_unexpected else EXIT_OK
 

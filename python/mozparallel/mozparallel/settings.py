@@ -135,7 +135,20 @@ def report_settings(options, state_dir):
         state_dir=state_dir,
         log_subtests=subtests == "all",
         log_options=log_options(options),
+        command=shown_command(),
+        cwd=os.getcwd(),
     )
+
+
+def shown_command(argv=None):
+    """The command line (``sys.argv``) as a report shows it: secrets masked."""
+    import shlex
+
+    from .interrupt import command_words
+    from .redact import redact_argv
+
+    words, args = command_words(argv)
+    return shlex.join(redact_argv(words + args))
 
 
 @dataclass(frozen=True)

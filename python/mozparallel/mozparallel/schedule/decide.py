@@ -37,7 +37,7 @@ class RunPlan:
 
     def describe(self):
         policy = self.scheduler.name
-        seed = getattr(getattr(self.scheduler, "policy", self.scheduler), "seed", None)
+        seed = self.scheduler.seed
         if seed is not None:
             policy += ":%d" % seed
         parts = ["mozparallel: schedule %s" % policy, "J=%d (%s)" % (self.jobs, self.jobs_reason)]

@@ -48,6 +48,10 @@ class MemoryGate:
     def expected(self):
         return self.policy.expected
 
+    @property
+    def seed(self):
+        return self.policy.seed
+
 
 def parse_size(text):
     """Bytes from "512M", "2G", "1.5GiB", "4096" (binary units). Raises

@@ -65,7 +65,7 @@ class Recorder:
         """Where this run is being recorded (never holds a password); None
         once the store has failed. A remote store that failed at the start
         (a wrong password) is no longer named: the local file is."""
-        return getattr(self.store, "description", None) if self.store is not None else None
+        return self.store.description if self.store is not None else None
 
     def start(self, jobs, mozinfo, argv=None):
         info = machine()

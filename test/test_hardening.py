@@ -103,6 +103,32 @@ def test_interrupted_run_writes_and_prints_no_secret(tmp_path, marker):
         first = ends_by_test(read_raw(objdir / "raw.log"))
         assert [first[t]["status"] for t in ("suite/t0.sh", "suite/t1.sh")] == ["OK", "OK"], first
 
+        secrets = [URL_PASSWORD, EXEC_SECRET] + list(ENV_SECRETS.values())
+        # Neither run's output, no file under the objdir, no Redis key holds one.
+        def assert_no_secret(outputs, argv_has):
+            assert not [s for s in secrets if s in outputs]
+            grep = subprocess.run(["grep", "-r", "-a", "-l"] + [a for s in secrets for a in ("-e", s)]
+                                  + [str(objdir)], capture_output=True, text=True)
+            assert grep.returncode == 1 and grep.stdout == "", grep.stdout     # 1: nothing matched
+            client = redis.Redis(port=server.port, password=URL_PASSWORD)
+            dump = _redis_dump(client)
+            client.close()
+            assert "mozparallel:run:" in dump and "mozparallel:results:" in dump
+            assert not [s for s in secrets if s in dump]
+            # What is kept: the command lines, masked.
+            db = sqlite3.connect(str(state / "history.sqlite"))
+            [argv] = [json.loads(a) for (a,) in db.execute("SELECT argv FROM runs")]
+            commands = {c for (c,) in db.execute("SELECT command FROM results")}
+            db.close()
+            assert argv_has in argv and "env GITHUB_TOKEN=*** /bin/sh" in argv, argv
+            assert commands == {"env 'GITHUB_TOKEN=***' /bin/sh"}
+            # Private: the directory 0700, each file 0600.
+            assert stat.S_IMODE(os.stat(state).st_mode) == 0o700
+            modes = {name: stat.S_IMODE(os.stat(state / name).st_mode) for name in os.listdir(state)}
+            assert modes and set(modes.values()) == {0o600}, modes
+            return sorted(modes)
+
+        assert "report-interrupted.html" in assert_no_secret(out + err, "redis://:***@127.0.0.1:%d/0" % server.port)
         # The hint: the URL without its password, and where to give it.
         hint = err.strip().splitlines()
         assert "(the password in a URL is not shown: set $MOZPARALLEL_REDIS_PASSWORD" in hint[-1]
@@ -115,40 +141,15 @@ def test_interrupted_run_writes_and_prints_no_secret(tmp_path, marker):
                                env=_env(dict(ENV_SECRETS, MOZPARALLEL_REDIS_PASSWORD=URL_PASSWORD,
                                              MOZPARALLEL_TEST_MARKER=marker)))
         assert again.returncode == 0, again.stdout[-3000:] + again.stderr
-        outputs = out + err + again.stdout + again.stderr
         ran = {t: e["status"] for t, e in ends_by_test(read_raw(objdir / "again.log")).items()
                if "resumed_from" not in (e.get("extra") or {})}
         assert set(ran) == {"suite/t%d.sh" % i for i in range(2, 8)} - set(first) | \
             {t for t, e in first.items() if e["status"] != "OK"}, ran
         assert set(ran.values()) == {"OK"}
         assert "warning" not in again.stderr, again.stderr
-
-        secrets = [URL_PASSWORD, EXEC_SECRET] + list(ENV_SECRETS.values())
-        for secret in secrets:
-            assert secret not in outputs
-        written = sorted(os.listdir(state))
+        # (--resume records under the same run id: the argv is the second run's)
+        written = assert_no_secret(again.stdout + again.stderr, "redis://127.0.0.1:%d/0" % server.port)
         assert {"history.sqlite", "report.html", "mozinfo-live.json"} <= set(written), written
-        grep = subprocess.run(["grep", "-r", "-a", "-l"] + [a for s in secrets for a in ("-e", s)] + [str(objdir)],
-                              capture_output=True, text=True)
-        assert grep.returncode == 1 and grep.stdout == "", grep.stdout     # 1: no line matched
-        client = redis.Redis(port=server.port, password=URL_PASSWORD)
-        dump = _redis_dump(client)
-        client.close()
-        assert "mozparallel:run:" in dump and "redis://:***@127.0.0.1:%d/0" % server.port in dump
-        assert not [s for s in secrets if s in dump]
-
-        # What is kept: the command lines, masked the same way.
-        db = sqlite3.connect(str(state / "history.sqlite"))
-        argvs = [json.loads(a) for (a,) in db.execute("SELECT argv FROM runs")]
-        commands = {c for (c,) in db.execute("SELECT command FROM results")}
-        db.close()
-        [argv] = argvs      # (--resume records under the same run id)
-        assert "redis://:***@127.0.0.1:%d/0" % server.port in argv and "env GITHUB_TOKEN=*** /bin/sh" in argv
-        assert commands == {"env 'GITHUB_TOKEN=***' /bin/sh"}
-        # Private: the directory 0700, each file 0600.
-        assert stat.S_IMODE(os.stat(state).st_mode) == 0o700
-        modes = {name: stat.S_IMODE(os.stat(state / name).st_mode) for name in written}
-        assert modes == {name: 0o600 for name in written}
         assert wait_gone(marker) == []
     finally:
         server.stop()
@@ -286,7 +287,7 @@ def test_zero_means_none(tmp_path):
 def test_malformed_store_url_is_named_without_its_password(tmp_path):
     ran = _runs_nothing(tmp_path)
     proc = paralleltest(["--store", "redis://:%s@[::1/0" % URL_PASSWORD, "t.sh"], cwd=str(tmp_path))
-    line = _one_error_line(proc, "--store", "redis://[::1/0", "Invalid IPv6 URL")
+    line = _one_error_line(proc, "--store", "redis://:***@[::1/0", "Invalid IPv6 URL")
     assert URL_PASSWORD not in line and not ran.exists()
 
 

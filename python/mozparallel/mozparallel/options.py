@@ -196,6 +196,10 @@ def add_selection_arguments(parser):
                        help="set a value for manifest conditions (true/false/numbers are typed); repeatable")
     group.add_argument("--lenient-conditions", action="store_true",
                        help="an unknown name in a condition is \"\" instead of an error")
+    group.add_argument("--manifest-reader", choices=["own", "mozilla", "auto"], default="auto",
+                       help="who reads .ini/.toml manifests: mozparallel's own reader, Mozilla's "
+                            "manifestparser, or auto: Mozilla's when the importable manifestparser is a "
+                            "gecko checkout's own (under mach in mozilla-central), else our own (default: auto)")
     group.add_argument("--allow-missing", action="store_true",
                        help="a manifest entry whose file does not exist is listed as not run, "
                             "not an error; support-files are not checked")

@@ -96,6 +96,7 @@ def selection_settings(options, topobjdir=None):
         mozinfo=tuple(options.get("mozinfo") or ()),
         mozinfo_cache=state_dir_of(options, topobjdir),
         lenient_conditions=bool(options.get("lenient_conditions")),
+        manifest_reader=options.get("manifest_reader") or "auto",
         allow_missing=bool(options.get("allow_missing")),
         tags=tuple(options.get("tag") or ()),
         subsuite=options.get("subsuite"),

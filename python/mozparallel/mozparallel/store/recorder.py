@@ -41,9 +41,8 @@ def command_of(spec):
 def machine():
     """Cores and memory of this machine, for comparing runs across machines."""
     try:
-        import psutil
-        memory = psutil.virtual_memory().total
-    except Exception:   # psutil missing or /proc unreadable: still record the run
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")     # what psutil reports as total
+    except (OSError, ValueError):
         memory = 0
     return {"cores": os.cpu_count() or 0, "memory": memory, "hostname": socket.gethostname()}
 

@@ -31,9 +31,9 @@ def check_objdir(path, name="--objdir"):
 
 
 def objdir_of(options, topobjdir=None):
-    """``--objdir``, else the caller's topobjdir
-    (mach), else $MOZ_OBJDIR; neither of those two may be a file (a missing
-    one is made when the run keeps its state there, as before a build)."""
+    """``--objdir``, else the caller's topobjdir (mach), else $MOZ_OBJDIR;
+    neither of those two may be a file (a missing one is made when the run
+    keeps its state there, as before a first build)."""
     if options.get("objdir"):
         return options["objdir"]    # checked up front (options.objdir_arg, run_settings)
     env = os.environ.get("MOZ_OBJDIR")

@@ -11,8 +11,17 @@ from ..contract import TestSpec
 from ..errors import UsageError
 
 
-def build_specs(selected, exec_cmd=None, protocol="auto"):
-    """(TestSpecs of the tests that will run, SelectedTests that will not)."""
+def build_specs(selected, exec_cmd=None, protocol="auto", env=(), wrapper=None):
+    """(TestSpecs of the tests that will run, SelectedTests that will not).
+    ``env``: (NAME, VALUE) pairs for every test; ``wrapper``: a command put
+    in front of every test's (--debugger)."""
+    wrapper_argv = []
+    if wrapper:
+        try:
+            wrapper_argv = shlex.split(wrapper)
+        except ValueError as e:
+            raise UsageError("cannot split --debugger %r: %s" % (wrapper, e))
+    extra_env = dict(env) or None
     exec_argv = None
     if exec_cmd:
         try:
@@ -35,7 +44,7 @@ def build_specs(selected, exec_cmd=None, protocol="auto"):
         else:
             argv = [t.path]
         specs.append(TestSpec(
-            id=t.id, argv=argv, path=t.path, group=t.group,
+            id=t.id, argv=wrapper_argv + argv, path=t.path, group=t.group, env=extra_env,
             protocol=_protocol_key(keys, protocol),
             timeout=_float_key(keys, "timeout"),
             max_time=_float_key(keys, "max-time"),

@@ -50,6 +50,7 @@ def test_history_subcommand_and_flag(tmp_path):
     (tmp_path / "s").mkdir()
     write_test(tmp_path / "s", "flips.sh", FLIPS)
     write_test(tmp_path / "s", "slow.sh", "sleep 0.3\necho 1..1\necho ok 1\n")
+    (tmp_path / "obj").mkdir()
     objdir = ["--objdir", str(tmp_path / "obj")]
     for _ in range(3):
         paralleltest(objdir + ["-j", "2", str(tmp_path / "s")], cwd=str(tmp_path))
@@ -78,6 +79,7 @@ def test_runtimes_export_and_import(tmp_path):
     (tmp_path / "s").mkdir()
     write_test(tmp_path / "s", "slow.sh", "sleep 0.2\necho 1..1\necho ok 1\n")
     write_test(tmp_path / "s", "quick.sh", "echo 1..1\necho ok 1\n")
+    (tmp_path / "obj").mkdir()
     objdir = ["--objdir", str(tmp_path / "obj")]
     paralleltest(objdir + [str(tmp_path / "s")], cwd=str(tmp_path))
     out = tmp_path / "runtimes.json"

@@ -28,6 +28,7 @@ def _db(path):
 
 def test_results_and_run_recorded_in_objdir(tmp_path):
     objdir = tmp_path / "obj"
+    objdir.mkdir()
     _tests(tmp_path / "suite", 3)
     write_test(tmp_path / "suite", "fails.sh", "echo 1..1\necho not ok 1\n")
     proc = paralleltest(["-j", "2", "--objdir", str(objdir), str(tmp_path / "suite")], cwd=str(tmp_path))
@@ -93,6 +94,7 @@ def test_bad_store_url_is_a_usage_error(tmp_path):
 
 def test_two_concurrent_runs_record_everything(tmp_path):
     objdir = tmp_path / "obj"
+    objdir.mkdir()
     n = 40
     body = "sleep 0.0$(( $$ % 5 ))\necho 1..1\necho ok 1\n"
     _tests(tmp_path / "a", n, body, prefix="a")
@@ -120,6 +122,7 @@ def test_two_concurrent_runs_record_everything(tmp_path):
 
 def test_killed_runner_leaves_finished_results(tmp_path, marker):
     objdir = tmp_path / "obj"
+    objdir.mkdir()
     _tests(tmp_path / "s", 4)
     write_test(tmp_path / "s", "zz_hangs.sh", "echo 1..1\nexec sleep 60\n")
     env = dict(os.environ, MOZPARALLEL_TEST_MARKER=marker)

@@ -3,6 +3,7 @@ command (``--exec``, or the manifest's ``exec``/``command``, or the file
 itself), the protocol, and the per-test limits and expectations from the
 manifest keys."""
 
+import math
 import os
 import shlex
 
@@ -96,6 +97,9 @@ def _float_key(keys, name):
     if value in (None, ""):
         return None
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         raise UsageError("manifest key %s = %r is not a number" % (name, value))
+    if not math.isfinite(number) or number < 0:
+        raise UsageError("manifest key %s = %r is not a number of seconds (finite, 0 or more)" % (name, value))
+    return number

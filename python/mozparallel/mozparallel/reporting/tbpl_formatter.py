@@ -8,20 +8,11 @@ line of its own; here it is ``a\\nTEST-PASS | b.sh`` on one line. The raw
 log keeps the name as it is.
 """
 
-import re
-
 from mozlog.formatters import TbplFormatter as MozlogTbplFormatter
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+from .escape import escape_name
 
-
-def escape_name(name):
-    """``name`` with every control character written as an escape."""
-    if not isinstance(name, str) or not _CONTROL.search(name):
-        return name
-    name = name.replace("\\", "\\\\")
-    return _CONTROL.sub(lambda m: _NAMED.get(m.group(), "\\x%02x" % ord(m.group())), name)
+__all__ = ["TbplFormatter", "escape_name"]
 
 
 class TbplFormatter(MozlogTbplFormatter):

@@ -10,6 +10,7 @@ file is ``<dir>/.mozparallel/history.sqlite`` (``<cwd>/.mozparallel/...``).
 import os
 from dataclasses import dataclass
 
+from ..statedir import ensure_private_dir
 from .records import ResultRecord, RunRecord, Store
 from .sqlite_store import FILENAME, SQLiteStore, StoreError
 
@@ -70,7 +71,13 @@ def open_store(where, warn=None):
     none``. Raises StoreError."""
     if where.none:
         return None
-    local = SQLiteStore(where.local_path)
+    private = os.path.dirname(where.local_path) == os.path.abspath(where.state_dir)
+    if private:     # the state directory: 0700, its files 0600 (statedir.py)
+        try:
+            ensure_private_dir(where.state_dir)
+        except OSError as e:
+            raise StoreError("cannot open the history store %s: %s" % (where.local_path, e.strerror or e))
+    local = SQLiteStore(where.local_path, private=private)
     if where.url:
         from .mirrored import MirroredStore
         from .redis_store import RedisStore, check_url

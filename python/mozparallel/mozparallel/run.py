@@ -20,6 +20,7 @@ from .resume import load_resumed, replay
 from .schedule import (available_memory, load_history, mark_other_chunks, parse_policy, plan_chunks, plan_run,
                        resolve_chunk)
 from .selection import select_tests
+from .selection.discover import command_path
 from .selection.listing import write_listing
 from .store.recorder import start_recording
 from .flaky import FlakyRounds, flaky_settings
@@ -46,11 +47,11 @@ def build_specs(selected, options):
         keys = t.keys
         command = keys.get("exec") or keys.get("command")
         if command:
-            argv = shlex.split(command) + [t.path]
+            argv = shlex.split(command) + [t.argv_path]
         elif exec_argv:
-            argv = exec_argv + [t.path]
+            argv = exec_argv + [t.argv_path]
         else:
-            argv = [t.path]
+            argv = [command_path(t.argv_path)]
         specs.append(TestSpec(
             id=t.id, argv=argv, path=t.path, group=t.group,
             protocol=_protocol_key(keys, options),

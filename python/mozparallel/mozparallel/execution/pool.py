@@ -58,6 +58,11 @@ class TestSpec:
     env: dict | None = None             # extra environment
     extra: dict = field(default_factory=dict)
 
+    def is_path_arg(self, arg):
+        """Whether ``arg`` of argv is the test file: its absolute path or the
+        path as the user typed it (relative to the invocation directory)."""
+        return self.path is not None and (arg == self.path or os.path.abspath(arg) == self.path)
+
 
 @dataclass
 class PoolOptions:

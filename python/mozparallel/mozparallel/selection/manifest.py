@@ -57,6 +57,7 @@ class ManifestTest:
     line: int               # line of its [section]
     layer: Layer
     missing: bool = False
+    typed: str = ""         # the manifest's path as typed joined with the entry
 
 
 class _TreeReader:
@@ -67,28 +68,32 @@ class _TreeReader:
         self.seen = {}          # test path -> (manifest path, line)
         self.checked = set()    # support-files patterns already found
 
-    def read(self, path, inherited, chain):
+    def read(self, path, typed, inherited, chain):
+        """Read the manifest at ``path`` (absolute), which the user's
+        arguments name as ``typed`` (through includes)."""
         try:
             with open(path, encoding="utf-8") as f:
                 text = f.read()
         except (OSError, UnicodeDecodeError) as e:
             raise ManifestError(path, None, "cannot read manifest: %s" % e)
         parsed = READERS[os.path.splitext(path)[1]](path, text)
-        here = os.path.dirname(path)
+        here, typed_here = os.path.dirname(path), os.path.dirname(typed)
         defaults = inherited
         if parsed.default is not None:
             self.check_support_files(parsed, parsed.default, here)
             defaults = inherited.combine(parsed.default, parsed)
         for section in parsed.sections:
             if section.name.startswith(INCLUDE_PREFIX):
-                self.include(parsed, section, defaults, chain + (path,))
+                self.include(parsed, typed, section, defaults, chain + (path,))
                 continue
             self.check_support_files(parsed, section, here)
             layer = defaults.combine(section, parsed)
-            test_path = layer.keys.get("path") or section.name
-            test_path = os.path.join(here, test_path)
+            entry = layer.keys.get("path") or section.name
+            test_path = os.path.join(here, entry)
+            typed_path = os.path.join(typed_here, entry)
             if ".." in test_path:
                 test_path = os.path.normpath(test_path)
+                typed_path = os.path.normpath(typed_path)
             if test_path in self.seen:
                 first_path, first_line = self.seen[test_path]
                 raise ManifestError(path, section.line, "duplicate test entry [%s] (already listed at %s:%d)"
@@ -98,9 +103,10 @@ class _TreeReader:
             if missing and not self.allow_missing:
                 raise ManifestError(path, section.line, "test file does not exist: %s "
                                     "(--allow-missing to list it as not run)" % section.name)
-            self.tests.append(ManifestTest(section.name, test_path, parsed, section.line, layer, missing))
+            self.tests.append(ManifestTest(section.name, test_path, parsed, section.line, layer, missing,
+                                           typed_path))
 
-    def include(self, parsed, section, defaults, chain):
+    def include(self, parsed, typed, section, defaults, chain):
         name = section.name[len(INCLUDE_PREFIX):].strip()
         target = os.path.normpath(os.path.join(os.path.dirname(parsed.path), name))
         if os.path.splitext(target)[1] not in READERS:
@@ -110,7 +116,10 @@ class _TreeReader:
         if target in chain:
             raise ManifestError(parsed.path, section.line, "include cycle: %s includes itself" % name)
         self.check_support_files(parsed, section, os.path.dirname(parsed.path))
-        self.read(target, defaults.combine(section, parsed), chain)
+        typed_target = os.path.join(os.path.dirname(typed), name)
+        if ".." in typed_target:
+            typed_target = os.path.normpath(typed_target)
+        self.read(target, typed_target, defaults.combine(section, parsed), chain)
 
     def check_support_files(self, parsed, section, here):
         value = section.keys.get("support-files")
@@ -135,12 +144,13 @@ class _TreeReader:
 
 def read_tests(path, allow_missing=False):
     """Every test entry of the manifest at ``path`` and its includes, in
-    order, with merged keys; no condition is evaluated yet."""
-    path = os.path.abspath(path)
+    order, with merged keys; no condition is evaluated yet. ``path`` as
+    the user typed it: each test's ``typed`` path starts with it."""
+    typed, path = path, os.path.abspath(path)
     if os.path.splitext(path)[1] not in READERS:
         raise ManifestError(path, None, "not a .ini or .toml manifest")
     reader = _TreeReader(path, allow_missing)
-    reader.read(path, Layer({}, {}), ())
+    reader.read(path, typed, Layer({}, {}), ())
     return reader.tests
 
 
@@ -182,9 +192,12 @@ class ManifestReader:
                 raise ManifestError(test.parsed.path, _key_line(test, "expected"),
                                     "expected = %r: not one of %s" % (expected, ", ".join(EXPECTED_VALUES)))
             keys["expected"] = expected.lower()
+        # A test run in its own directory (cwd = here) cannot be given a
+        # path relative to the invocation directory: it gets the absolute one.
+        argv_path = test.path if keys.get("cwd") == "here" else test.typed
         return SelectedTest(path=test.path, id=test_id(test.path, root),
                             group=test_id(test.parsed.path, root), keys=keys,
-                            disabled=reasons[0] if reasons else None, line=test.line)
+                            disabled=reasons[0] if reasons else None, line=test.line, argv_path=argv_path)
 
     def first_true(self, test, key, value=None):
         """The first true line of condition ``key`` (parts from DEFAULT and

@@ -26,7 +26,7 @@ def new_run_id(now=None):
 def command_of(spec):
     """What ran the test, without the test itself ("" = the file was run)."""
     argv = list(spec.argv)
-    if spec.path and argv and argv[-1] == spec.path:
+    if argv and spec.is_path_arg(argv[-1]):
         argv.pop()
     return shlex.join(argv)
 

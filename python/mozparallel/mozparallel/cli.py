@@ -139,8 +139,13 @@ def add_selection_arguments(parser):
                             "(default: mach's objdir, else $MOZ_OBJDIR)")
     group.add_argument("--mozinfo", action="append", default=[], metavar="KEY=VALUE", type=_mozinfo_override,
                        help="set a value for manifest conditions (true/false/numbers are typed); repeatable")
-    group.add_argument("--lenient-conditions", action="store_true",
-                       help="an unknown name in a condition is \"\" instead of an error")
+    strictness = group.add_mutually_exclusive_group()
+    strictness.add_argument("--strict-conditions", action="store_true",
+                            help="an unknown name in a manifest condition is an error (exit 2) instead of "
+                                 "\"\" with a warning")
+    strictness.add_argument("--lenient-conditions", action="store_true",
+                            help="an unknown name in a condition is \"\", with one warning per name, as "
+                                 "Mozilla's manifestparser reads it (the default; accepted for old command lines)")
     group.add_argument("--allow-missing", action="store_true",
                        help="a manifest entry whose file does not exist is listed as not run, "
                             "not an error; support-files are not checked")

@@ -11,6 +11,7 @@ conditional ``subsuite = name,condition`` are evaluated here.
 
 import glob
 import os
+import sys
 from dataclasses import dataclass
 
 from .conditions import ConditionError, Evaluator, UnknownName
@@ -154,14 +155,22 @@ def read_tests(path, allow_missing=False):
     return reader.tests
 
 
+def _warn(text):
+    print("paralleltest: warning: %s" % text, file=sys.stderr)
+
+
 class ManifestReader:
     """``discover()``'s manifest reader: reads a manifest and evaluates its
-    conditions against ``values`` (mozinfo). ``strict``: an unknown name in
-    a condition is an error."""
+    conditions against ``values`` (mozinfo). An unknown name in a condition
+    is ``""``, as Mozilla's manifestparser reads it, with one ``warn`` per
+    name (naming the manifest and line where it was first seen); ``strict``:
+    it is an error."""
 
-    def __init__(self, values, strict=True, allow_missing=False):
+    def __init__(self, values, strict=False, allow_missing=False, warn=_warn):
         self.evaluator = Evaluator(values, strict)
         self.allow_missing = allow_missing
+        self.warn = warn
+        self.warned = set()
 
     def __call__(self, path, root):
         tests = read_tests(path, self.allow_missing)
@@ -203,6 +212,9 @@ class ManifestReader:
         """The first true line of condition ``key`` (parts from DEFAULT and
         the test, OR-ed), or None. Errors name the manifest and the line."""
         parts = test.layer.sources[key] if value is None else [(value,) + test.layer.sources[key][0][1:]]
+        if not self.evaluator.strict:
+            for text, parsed, line in parts:
+                self.warn_unknown(key, text, parsed, line)
         for text, parsed, line in parts:
             try:
                 hit = self.evaluator.first_true(text)
@@ -212,12 +224,27 @@ class ManifestReader:
                 message = "%s: %s" % (key, e)
                 if isinstance(e, UnknownName):
                     known = ", ".join(sorted(self.evaluator.values))
-                    message += " (known: %s; set it with --mozinfo %s=VALUE, or --lenient-conditions)" \
-                        % (known, e.name)
+                    message += " (known: %s; set it with --mozinfo %s=VALUE, or leave out --strict-conditions " \
+                        "to read it as \"\")" % (known, e.name)
                 raise ManifestError(parsed.path, where, message)
             if hit is not None:
                 return hit
         return None
+
+    def warn_unknown(self, key, text, parsed, line):
+        """One warning for each unknown name not warned about before."""
+        try:
+            names = self.evaluator.unknown_names(text)
+        except ConditionError:
+            return      # evaluating it raises the error, with its line
+        for name in names:
+            if name in self.warned:
+                continue
+            self.warned.add(name)
+            where = parsed.find_line(name, line) if "\n" in text else line
+            self.warn("%s:%d: %s: unknown name %r read as \"\" (as Mozilla's manifestparser does; "
+                      "set it with --mozinfo %s=VALUE, or --strict-conditions to make this an error)"
+                      % (display_path(parsed.path), where, key, name, name))
 
 
 def _lines(value):

@@ -30,7 +30,7 @@ def select_tests(options, topobjdir=None):
         # Only a run given a manifest loads the manifest readers (about 2 ms).
         from .manifest import ManifestReader
 
-        reader = ManifestReader(values, strict=not options.get("lenient_conditions"),
+        reader = ManifestReader(values, strict=bool(options.get("strict_conditions")),
                                 allow_missing=bool(options.get("allow_missing")))
     tests = discover(args, manifest_reader=reader)
     filtered = apply_filters(tests, tags=options.get("tag"), subsuite=options.get("subsuite"),

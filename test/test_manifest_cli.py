@@ -169,3 +169,30 @@ def test_unknown_condition_name_is_empty_with_one_warning_unless_strict(tmp_path
     assert len(r.stderr.splitlines()) == 1 and "Traceback" not in r.stderr
     r = paralleltest(["--strict-conditions", "--lenient-conditions", "m.toml"], cwd=tmp_path)
     assert r.returncode == 2 and "not allowed with" in r.stderr, r.stderr
+
+
+def test_ini_include_of_a_converted_manifest_reads_the_toml_beside_it(tmp_path):
+    (tmp_path / "sub").mkdir()
+    write_test(tmp_path, "a.sh", 'echo "1..1"\necho "ok 1"\n')
+    write_test(tmp_path / "sub", "b.sh", 'echo "1..1"\necho "ok 1"\n')
+    (tmp_path / "top.ini").write_text("[a.sh]\n\n[include:sub/converted.ini]\ntags = inherited\n")
+    (tmp_path / "sub" / "converted.toml").write_text('["b.sh"]\nskip-if = ["os == \'nosuchos\'"]\n')
+    r = paralleltest(["--list", "top.ini"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        "RUN   a.sh",
+        "RUN   sub/b.sh",
+        "note: top.ini:3 includes sub/converted.ini, which exists only as converted.toml: read that, "
+        "as Mozilla's manifestparser does",
+        "2 tests: 2 would run, 0 would not",
+    ]
+    r = paralleltest(["--list", "--format", "json", "top.ini"], cwd=tmp_path)
+    b = json.loads(r.stdout)["tests"][1]
+    assert (b["group"], b["tags"], len(b["notes"])) == ("sub/converted.toml", ["inherited"], 1)
+    raw = tmp_path / "raw.log"
+    r = paralleltest(["--log-raw", str(raw), "top.ini"], cwd=tmp_path)
+    assert r.returncode == 0 and sorted(ends_by_test(read_raw(raw))) == ["a.sh", "sub/b.sh"], r.stderr
+    # Neither file: still an error naming the include as written.
+    (tmp_path / "sub" / "converted.toml").unlink()
+    r = paralleltest(["top.ini"], cwd=tmp_path)
+    assert r.returncode == 2 and "top.ini:3: included manifest does not exist: sub/converted.ini" in r.stderr

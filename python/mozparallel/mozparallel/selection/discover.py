@@ -33,6 +33,7 @@ class SelectedTest:
     disabled: str | None = None     # why it will not run, if it will not
     line: int | None = None         # line of its section in the manifest
     argv_path: str = ""             # what the test is given: the path as typed
+    notes: tuple = ()               # how a manifest led to it, when not as written
 
     def __post_init__(self):
         if not self.argv_path:

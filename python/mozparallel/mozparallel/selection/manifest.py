@@ -59,6 +59,7 @@ class ManifestTest:
     layer: Layer
     missing: bool = False
     typed: str = ""         # the manifest's path as typed joined with the entry
+    notes: tuple = ()       # how it was found, when not as written (see include)
 
 
 class _TreeReader:
@@ -69,7 +70,7 @@ class _TreeReader:
         self.seen = {}          # test path -> (manifest path, line)
         self.checked = set()    # support-files patterns already found
 
-    def read(self, path, typed, inherited, chain):
+    def read(self, path, typed, inherited, chain, notes=()):
         """Read the manifest at ``path`` (absolute), which the user's
         arguments name as ``typed`` (through includes)."""
         try:
@@ -85,7 +86,7 @@ class _TreeReader:
             defaults = inherited.combine(parsed.default, parsed)
         for section in parsed.sections:
             if section.name.startswith(INCLUDE_PREFIX):
-                self.include(parsed, typed, section, defaults, chain + (path,))
+                self.include(parsed, typed, section, defaults, chain + (path,), notes)
                 continue
             self.check_support_files(parsed, section, here)
             layer = defaults.combine(section, parsed)
@@ -105,22 +106,31 @@ class _TreeReader:
                 raise ManifestError(path, section.line, "test file does not exist: %s "
                                     "(--allow-missing to list it as not run)" % section.name)
             self.tests.append(ManifestTest(section.name, test_path, parsed, section.line, layer, missing,
-                                           typed_path))
+                                           typed_path, notes))
 
-    def include(self, parsed, typed, section, defaults, chain):
+    def include(self, parsed, typed, section, defaults, chain, notes):
         name = section.name[len(INCLUDE_PREFIX):].strip()
         target = os.path.normpath(os.path.join(os.path.dirname(parsed.path), name))
         if os.path.splitext(target)[1] not in READERS:
             raise ManifestError(parsed.path, section.line, "include of %r: not a .ini or .toml manifest" % name)
         if not os.path.isfile(target):
-            raise ManifestError(parsed.path, section.line, "included manifest does not exist: %s" % name)
+            # mozilla-central converted its .ini manifests to .toml and left
+            # some include lines naming the .ini; Mozilla's reader takes the
+            # .toml beside it.
+            base, ext = os.path.splitext(target)
+            if ext != ".ini" or not os.path.isfile(base + ".toml"):
+                raise ManifestError(parsed.path, section.line, "included manifest does not exist: %s" % name)
+            written, name, target = name, os.path.splitext(name)[0] + ".toml", base + ".toml"
+            notes = notes + ("%s:%d includes %s, which exists only as %s: read that, as Mozilla's "
+                             "manifestparser does" % (display_path(parsed.path), section.line, written,
+                                                      os.path.basename(target)),)
         if target in chain:
             raise ManifestError(parsed.path, section.line, "include cycle: %s includes itself" % name)
         self.check_support_files(parsed, section, os.path.dirname(parsed.path))
         typed_target = os.path.join(os.path.dirname(typed), name)
         if ".." in typed_target:
             typed_target = os.path.normpath(typed_target)
-        self.read(target, typed_target, defaults.combine(section, parsed), chain)
+        self.read(target, typed_target, defaults.combine(section, parsed), chain, notes)
 
     def check_support_files(self, parsed, section, here):
         value = section.keys.get("support-files")
@@ -206,7 +216,8 @@ class ManifestReader:
         argv_path = test.path if keys.get("cwd") == "here" else test.typed
         return SelectedTest(path=test.path, id=test_id(test.path, root),
                             group=test_id(test.parsed.path, root), keys=keys,
-                            disabled=reasons[0] if reasons else None, line=test.line, argv_path=argv_path)
+                            disabled=reasons[0] if reasons else None, line=test.line, argv_path=argv_path,
+                            notes=test.notes)
 
     def first_true(self, test, key, value=None):
         """The first true line of condition ``key`` (parts from DEFAULT and

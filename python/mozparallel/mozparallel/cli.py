@@ -162,11 +162,12 @@ def add_selection_arguments(parser):
 
 
 def _store(text):
+    from .extras import MissingPackage
     from .store import check_store_arg
 
     try:
-        return check_store_arg(text)
-    except ValueError as e:
+        return check_store_arg(text, what=None)
+    except (ValueError, MissingPackage) as e:
         raise argparse.ArgumentTypeError(str(e))
 
 
@@ -290,11 +291,13 @@ def add_flaky_arguments(parser):
 
 
 def _broker(text):
+    from .extras import MissingPackage, require
     from .store.redis_store import check_url
 
     try:
         check_url(text)
-    except ValueError as e:
+        require(None, "distributed")
+    except (ValueError, MissingPackage) as e:
         raise argparse.ArgumentTypeError(str(e))
     return text
 
@@ -377,14 +380,26 @@ def run_subcommand_parsed(name, options, topobjdir=None):
     if topobjdir and "objdir" in options and not options["objdir"]:
         options["objdir"] = topobjdir
     _, main = _subcommand_main(name)
-    return main(args=argparse.Namespace(**options))
+    return _missing_package_is_usage(name, main, args=argparse.Namespace(**options))
 
 
 def run_subcommand(name, argv):
     import importlib
 
     module, function = SUBCOMMANDS[name].split(":")
-    return getattr(importlib.import_module(module), function)(argv)
+    return _missing_package_is_usage(name, getattr(importlib.import_module(module), function), argv)
+
+
+def _missing_package_is_usage(name, main, *args, **kwargs):
+    """A subcommand asked for an optional part that is not installed (a
+    Redis store from $MOZPARALLEL_STORE, say): one line, exit 2."""
+    from .extras import MissingPackage
+
+    try:
+        return main(*args, **kwargs)
+    except MissingPackage as e:
+        print("paralleltest %s: error: %s" % (name, e), file=sys.stderr)
+        return EXIT_USAGE
 
 
 def main(argv=None):

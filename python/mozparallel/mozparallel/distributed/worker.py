@@ -39,9 +39,12 @@ def main(argv=None, args=None):
 
     if args is None:
         args = build_parser().parse_args(argv)
+    from ..extras import MissingPackage, require
+
     try:
         check_url(args.broker)
-    except ValueError as e:
+        require(None, "distributed")
+    except (ValueError, MissingPackage) as e:
         print("paralleltest worker: error: --broker: %s" % e, file=sys.stderr)
         return EXIT_USAGE
     root = os.path.abspath(args.root or os.getcwd())

@@ -1,0 +1,3 @@
+from mozparallel.cli import console_main
+
+console_main()

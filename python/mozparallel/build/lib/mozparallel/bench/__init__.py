@@ -1,0 +1,1 @@
+"""Benchmarks of mozparallel's own parts (scripts, not unit tests)."""

@@ -1,0 +1,73 @@
+"""The scheduling decisions of one run, made once at its start: the policy,
+J and why, the memory gate, and the makespan the history predicts. Returns
+them as data with one line of text for the log; starts nothing.
+"""
+
+import heapq
+import os
+from dataclasses import dataclass
+
+from .gate import BUDGET_SHARE, MemoryGate
+from .jobs import choose_jobs
+from .policies import make_policy
+
+
+@dataclass
+class RunPlan:
+    scheduler: object               # what the pool runs (a policy, maybe gated)
+    jobs: int
+    jobs_reason: str
+    expected_makespan: float | None  # seconds; None when no test is known
+    known: int                      # tests with history
+    total: int                      # tests to run
+    history_source: str = "none"
+    gate_budget: int | None = None  # bytes; None: no memory gate
+
+    def describe(self):
+        policy = self.scheduler.name
+        seed = getattr(getattr(self.scheduler, "policy", self.scheduler), "seed", None)
+        if seed is not None:
+            policy += ":%d" % seed
+        parts = ["mozparallel: schedule %s" % policy, "J=%d (%s)" % (self.jobs, self.jobs_reason)]
+        if self.expected_makespan is not None:
+            parts.append("expected makespan %.1fs (%d of %d tests known; history: %s)" % (
+                self.expected_makespan, self.known, self.total, self.history_source))
+        else:
+            parts.append("no history for these tests")
+        if self.gate_budget is not None:
+            parts.append("memory gate at %.1f GiB" % (self.gate_budget / 2.0 ** 30))
+        return "; ".join(parts)
+
+
+def expected_makespan(order, walls, jobs):
+    """Seconds to run ``order`` (ids) with ``jobs`` slots, each free slot
+    taking the next test, when every test takes ``walls[id]``."""
+    slots = [0.0] * max(1, jobs)
+    for t in order:
+        heapq.heapreplace(slots, slots[0] + walls[t])
+    return max(slots)
+
+
+def plan_run(specs, history, schedule="history", jobs=None, cores=None, available=None, new_seed=None,
+             limit=None):
+    """A RunPlan for ``specs``. ``jobs`` is -j (a number, or None/"auto");
+    ``available`` is free memory in bytes (None: no gate, no memory cap);
+    ``limit`` (--max-memory, bytes) replaces it, used whole."""
+    ids = [s.id for s in specs]
+    cores = cores or os.cpu_count() or 1
+    budget = limit or (int(available * BUDGET_SHARE) if available else None)
+    if jobs in (None, "auto"):
+        choice = choose_jobs(history, ids, cores, budget)
+        jobs, reason = choice.jobs, "-j auto: " + choice.reason
+    else:
+        reason = "-j %d given" % jobs
+    policy = make_policy(schedule, specs, history, new_seed=new_seed)
+    order = policy.order()
+    known = history.known(ids)
+    makespan = expected_makespan(order, history.expected_walls(ids), jobs) if known else None
+    scheduler, gate_budget = policy, None
+    predicted = {t: f.peak_rss for t, f in history.figures.items() if f.peak_rss}
+    if budget and predicted and jobs > 1:
+        gate_budget = budget
+        scheduler = MemoryGate(policy, predicted, budget)
+    return RunPlan(scheduler, jobs, reason, makespan, len(known), len(ids), history.source, gate_budget)

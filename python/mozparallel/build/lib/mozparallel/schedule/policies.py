@@ -1,0 +1,129 @@
+"""Scheduler policies behind one small protocol: which test a free slot runs
+next. The pool asks ``next_test(slot)`` whenever a slot is free and reports
+``finished(test_id, seconds)``; a policy never starts a process.
+
+``None`` from ``next_test`` means "nothing for now": the pool asks again
+after the next test ends, and the run is over when nothing is running.
+"""
+
+import random
+from collections import deque
+from typing import Protocol
+
+DEFAULT_POLICY = "history"
+
+
+class Scheduler(Protocol):
+    name: str
+
+    def next_test(self, slot: int):
+        """The next TestSpec for ``slot``, or None (nothing, or nothing yet)."""
+
+    def finished(self, test_id: str, seconds: float) -> None:
+        """A test ended after ``seconds`` of wall time."""
+
+
+class _Ordered:
+    """A fixed order decided up front; the policies differ only in the order."""
+
+    name = "?"
+
+    def __init__(self, specs, expected=None):
+        self._queue = deque(specs)
+        self.expected = dict(expected or {})    # id -> seconds, for the ETA
+
+    def next_test(self, slot):
+        return self._queue.popleft() if self._queue else None
+
+    def finished(self, test_id, seconds):
+        pass
+
+    def take(self, test_id, accept=None):
+        """Hand out test ``test_id`` now, out of order (a test the head start
+        already began), if it is still to run and ``accept(spec)``; else None."""
+        for spec in self._queue:
+            if spec.id == test_id:
+                if accept is not None and not accept(spec):
+                    return None
+                self._queue.remove(spec)
+                return spec
+        return None
+
+    def remaining(self):
+        return len(self._queue)
+
+    def order(self):
+        """The ids still to hand out, in order (for plans and tests)."""
+        return [s.id for s in self._queue]
+
+    def planned_order(self):
+        return list(self._queue)
+
+
+class ListOrder(_Ordered):
+    """Tests in the order given (manifest / argument order)."""
+
+    name = "list"
+
+
+class LongestFirst(_Ordered):
+    """LPT: tests never seen before first (they may be long; their order is
+    by path), then known tests by expected duration, longest first; ties by
+    path so the order never depends on discovery order."""
+
+    name = "history"
+
+    def __init__(self, specs, history):
+        unseen = sorted((s for s in specs if history.wall(s.id) is None), key=_path_key)
+        known = sorted((s for s in specs if history.wall(s.id) is not None),
+                       key=lambda s: (-history.wall(s.id), _path_key(s)))
+        super().__init__(unseen + known, {s.id: history.wall(s.id) for s in known})
+        self.unseen = len(unseen)
+
+
+class Shuffled(_Ordered):
+    """A random order, the same for the same seed (finds order dependencies)."""
+
+    name = "shuffle"
+
+    def __init__(self, specs, seed, expected=None):
+        self.seed = seed
+        specs = sorted(specs, key=_path_key)
+        random.Random(seed).shuffle(specs)
+        super().__init__(specs, expected)
+
+
+def _path_key(spec):
+    return (spec.path or spec.id, spec.id)
+
+
+def parse_policy(text):
+    """(name, seed) from ``--schedule`` text: history, list, shuffle[:SEED].
+    Raises ValueError naming the problem."""
+    name, _, seed = (text or DEFAULT_POLICY).partition(":")
+    if name not in ("history", "list", "shuffle"):
+        raise ValueError("unknown schedule %r (choose from history, list, shuffle[:SEED])" % text)
+    if seed and name != "shuffle":
+        raise ValueError("only shuffle takes a seed: %r" % text)
+    if name == "shuffle":
+        if not seed:
+            return name, None
+        try:
+            return name, int(seed)
+        except ValueError:
+            raise ValueError("shuffle seed is not a whole number: %r" % text)
+    return name, None
+
+
+def make_policy(text, specs, history, new_seed=None):
+    """The policy object for ``--schedule`` text. ``shuffle`` without a seed
+    gets ``new_seed()`` (random by default), logged so a run can be repeated."""
+    name, seed = parse_policy(text)
+    expected = {s.id: history.wall(s.id) for s in specs if history.wall(s.id) is not None}
+    if name == "list":
+        return ListOrder(specs, expected)
+    if name == "shuffle":
+        if seed is None:
+            seed = (new_seed or (lambda: random.SystemRandom().randrange(1, 10 ** 6)))()
+        return Shuffled(specs, seed, expected)
+    return LongestFirst(specs, history)

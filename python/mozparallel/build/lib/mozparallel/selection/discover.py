@@ -1,0 +1,112 @@
+"""Turn TEST arguments into tests: a file, a directory (its executable
+files, recursively, in sorted order), or a manifest (``.ini``/``.toml``).
+
+Every test keeps its manifest group and per-test keys; a test that will not
+run keeps the reason (``disabled``: a condition, "missing: ...", or, set by
+the chunker, "another chunk (3 of 4)") so ``--list`` and the log can say why.
+
+What the test is given (``argv_path``) is the path as the user typed it, as
+prove, xargs and GNU parallel pass it: a relative argument stays relative
+(the test runs from the invocation directory), a file found in a directory
+is the directory as typed joined with the rest, a manifest entry is the
+manifest's path as typed joined with the entry. Tests read ``$0``,
+``__FILE__`` and their own path to find fixtures, so a rewritten path can
+change a verdict. ``path`` stays absolute, ``id`` relative to the root.
+"""
+
+import os
+from dataclasses import dataclass, field
+
+MANIFEST_SUFFIXES = (".ini", ".toml")
+
+
+class InputError(Exception):
+    """Bad input from the user: the message names it. Exit status 2."""
+
+
+@dataclass
+class SelectedTest:
+    path: str                       # absolute path of the file
+    id: str                         # the id used in logs
+    group: str = "default"          # manifest (relative) or "default"
+    keys: dict = field(default_factory=dict)   # per-test manifest keys
+    disabled: str | None = None     # why it will not run, if it will not
+    line: int | None = None         # line of its section in the manifest
+    argv_path: str = ""             # what the test is given: the path as typed
+    notes: tuple = ()               # how a manifest led to it, when not as written
+
+    def __post_init__(self):
+        if not self.argv_path:
+            self.argv_path = self.path
+
+
+def command_path(argv_path):
+    """``argv_path`` as the command itself: a bare name gets ``./`` (as a
+    shell user types it), else the system would look it up on $PATH."""
+    return argv_path if os.sep in argv_path else os.curdir + os.sep + argv_path
+
+
+def test_id(path, root):
+    """The id of a test: its path relative to ``root`` when inside it."""
+    rel = os.path.relpath(path, root)
+    if rel.startswith(os.pardir + os.sep) or rel == os.pardir:
+        return path
+    return rel
+
+
+def _is_executable_file(path):
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+def _walk(directory, typed):
+    """(absolute path, path as typed) of every executable file under
+    ``directory`` (absolute), ``typed`` being the directory as typed."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(directory):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        rel = os.path.relpath(dirpath, directory)
+        under = typed if rel == os.curdir else os.path.join(typed, rel)
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            path = os.path.join(dirpath, name)
+            if _is_executable_file(path):
+                found.append((path, os.path.join(under, name)))
+    return found
+
+
+def discover(args, root=None, manifest_reader=None):
+    """``SelectedTest`` for every TEST argument, in argument order, each file
+    once. ``manifest_reader(path, root)`` reads a manifest (``path`` as
+    typed)."""
+    root = os.path.abspath(root or os.getcwd())
+    tests, seen = [], set()
+
+    def add(t):
+        if t.path in seen:
+            return
+        seen.add(t.path)
+        tests.append(t)
+
+    for arg in args:
+        path = os.path.abspath(arg)
+        if arg.endswith(MANIFEST_SUFFIXES) and os.path.isfile(path):
+            if manifest_reader is None:
+                from .manifest import ManifestReader
+                from .mozinfo_values import load_values
+                manifest_reader = ManifestReader(load_values())
+            for t in manifest_reader(arg, root):
+                add(t)
+        elif os.path.isdir(path):
+            files = _walk(path, arg)
+            if not files:
+                raise InputError("no executable test files in directory: %s" % arg)
+            for f, typed in files:
+                add(SelectedTest(path=f, id=test_id(f, root), argv_path=typed))
+        elif os.path.isfile(path):
+            add(SelectedTest(path=path, id=test_id(path, root), argv_path=arg))
+        elif os.path.lexists(path):
+            raise InputError("not a file or directory: %s" % arg)
+        else:
+            raise InputError("no such test file or directory: %s" % arg)
+    return tests

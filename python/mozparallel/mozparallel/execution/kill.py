@@ -245,6 +245,10 @@ class Strays:
             added.append(fd)
         return added
 
+    def pids(self):
+        """The processes being ended (reported already)."""
+        return {entry[0] for entry in self.by_fd.values()}
+
     def next_deadline(self):
         return min((d for _, d, _ in self.by_fd.values()), default=None)
 

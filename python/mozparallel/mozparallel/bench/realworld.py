@@ -174,7 +174,7 @@ def _env(suite, more=None):
     return env
 
 
-def run_ours(suite, files, jobs):
+def run_ours(suite, files, jobs, extra=()):
     """(wall, {file: (verdict, message)}) of one paralleltest run."""
     with tempfile.TemporaryDirectory() as tmp:
         raw = os.path.join(tmp, "raw.log")
@@ -182,6 +182,7 @@ def run_ours(suite, files, jobs):
                 "-r", "tap"]
         if suite.our_exec:
             argv += ["--exec", suite.our_exec]
+        argv += list(extra)
         start = time.monotonic()
         _run(argv + ["--"] + files, cwd=suite.cwd, env=_env(suite), stdout=subprocess.DEVNULL,
              stderr=subprocess.DEVNULL)
@@ -203,6 +204,7 @@ def run_ours(suite, files, jobs):
     return wall, verdicts
 
 
+LEAK_WORDS = re.compile(r"process\(es\) running after it exited|leaked \d+ process")
 _PROVE_LINE = re.compile(r"^(\S+) \.+ ?(.*)$")
 
 
@@ -286,7 +288,15 @@ def compare(suite, jobs, limit=None, pick=()):
         again_ours = run_ours(suite, [f], 1)[1][f]
         again_theirs = run_native(suite, [f], 1)[1][f]
         entry = {"file": f, "ours": ours[f], "theirs": theirs[f], "ours_alone": again_ours,
-                 "theirs_alone": again_theirs}
+                 "theirs_alone": again_theirs, "cause": None}
+        if LEAK_WORDS.search(ours[f][1]):
+            # What prove never looks at: processes the test left behind.
+            # Alone and with --allow-leaks, is that the whole difference?
+            relaxed = run_ours(suite, [f], 1, ["--allow-leaks"])[1][f]
+            if relaxed[0] == again_theirs[0]:
+                entry["cause"] = "mozparallel's leak check (agrees with --allow-leaks)"
+        elif again_ours[0] == again_theirs[0]:
+            entry["cause"] = "only when run in parallel (agrees alone)"
         (flaky if again_ours[0] == again_theirs[0] else steady).append(entry)
     extra = []
     for label, argv, env in suite.extra_walls:
@@ -316,9 +326,10 @@ def format_result(r):
         lines.append("  wall: %s %.1fs (exit %d)" % (e["runner"], e["wall"], e["exit"]))
     for kind in ("differ_steady", "differ_flaky"):
         for e in r[kind]:
-            lines.append("  %s %s: native %s (%s), mozparallel %s (%s); alone: native %s, mozparallel %s" % (
+            lines.append("  %s %s: native %s (%s), mozparallel %s (%s); alone: native %s, mozparallel %s%s" % (
                 "DIFFER" if kind == "differ_steady" else "under load", e["file"], e["theirs"][0],
-                e["theirs"][1][:120], e["ours"][0], e["ours"][1][:160], e["theirs_alone"][0], e["ours_alone"][0]))
+                e["theirs"][1][:120], e["ours"][0], e["ours"][1][:160], e["theirs_alone"][0], e["ours_alone"][0],
+                "; cause: " + e["cause"] if e.get("cause") else ""))
     if r["failing"]:
         lines.append("  failing in both: %s" % ", ".join(r["failing"]))
     return "\n".join(lines)

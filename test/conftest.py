@@ -95,7 +95,7 @@ _STATE = {}     # the running test's own objdir for runs started from the checko
 @pytest.fixture(autouse=True)
 def _own_objdir(tmp_path_factory):
     """A run started from the checkout (no ``cwd``, or one inside it) keeps its state
-    (history, head start, report) in an objdir of the test's own, given as
+    (history, report) in an objdir of the test's own, given as
     $MOZ_OBJDIR, not in the checkout's ./.mozparallel shared by every test.
     ``--objdir`` or an ``env`` with MOZ_OBJDIR still win."""
     _STATE["factory"], _STATE["dir"] = tmp_path_factory, None

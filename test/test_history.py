@@ -4,8 +4,8 @@
 import json
 
 from conftest import paralleltest, write_test
-from mozparallel.history import format_text, summarize
-from mozparallel.runtimes import known_durations, load_runtimes, match_runtimes
+from mozparallel.commands.history import format_text, summarize
+from mozparallel.schedule.runtimes_file import known_durations, load_runtimes, match_runtimes
 from mozparallel.selection import InputError
 from mozparallel.store.records import ResultRecord
 

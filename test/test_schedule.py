@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from mozparallel.execution.pool import TestSpec
+from mozparallel.contract import TestSpec
 from mozparallel.schedule import (Figures, ListOrder, LongestFirst, MemoryGate, Shuffled, TestHistory,
                                   expected_makespan, make_policy, parse_policy, plan_run)
 from mozparallel.schedule.history import history_from_results, merge_walls

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conftest import paralleltest, write_test
-from mozparallel.simulate import simulate, synthetic_walls
+from mozparallel.commands.simulate import simulate, synthetic_walls
 
 
 def test_small_schedules_by_hand():

@@ -10,7 +10,8 @@ import time
 import pytest
 
 from conftest import VENV_PYTHON, paralleltest, wait_gone, write_test
-from mozparallel.store import local_path, open_store
+from mozparallel.settings import store_location
+from mozparallel.store import open_store
 from mozparallel.store.records import ResultRecord, RunRecord
 from mozparallel.store.recorder import command_of
 from mozparallel.store.sqlite_store import SQLiteStore
@@ -52,13 +53,13 @@ def test_default_locations(tmp_path, monkeypatch):
     monkeypatch.delenv("MOZ_OBJDIR", raising=False)
     monkeypatch.delenv("MOZPARALLEL_STORE", raising=False)
     monkeypatch.chdir(tmp_path)
-    assert local_path({}) == str(tmp_path / ".mozparallel" / "history.sqlite")
-    assert local_path({}, topobjdir="/mach/obj") == "/mach/obj/.mozparallel/history.sqlite"
+    assert store_location({}).local_path == str(tmp_path / ".mozparallel" / "history.sqlite")
+    assert store_location({}, topobjdir="/mach/obj").local_path == "/mach/obj/.mozparallel/history.sqlite"
     monkeypatch.setenv("MOZ_OBJDIR", "/env/obj")
-    assert local_path({}) == "/env/obj/.mozparallel/history.sqlite"
-    assert local_path({"objdir": "/opt/obj"}, topobjdir="/mach/obj") == "/opt/obj/.mozparallel/history.sqlite"
-    assert local_path({"store": "h.sqlite"}) == str(tmp_path / "h.sqlite")
-    assert open_store({"store": "none"}) is None
+    assert store_location({}).local_path == "/env/obj/.mozparallel/history.sqlite"
+    assert store_location({"objdir": "/opt/obj"}, topobjdir="/mach/obj").local_path == "/opt/obj/.mozparallel/history.sqlite"
+    assert store_location({"store": "h.sqlite"}).local_path == str(tmp_path / "h.sqlite")
+    assert open_store(store_location({"store": "none"})) is None
 
 
 def test_default_store_in_cwd_and_none(tmp_path):
@@ -177,7 +178,7 @@ def test_durations_are_medians_of_recent_results(tmp_path):
 
 
 def test_command_key():
-    from mozparallel.execution.pool import TestSpec
+    from mozparallel.contract import TestSpec
 
     assert command_of(TestSpec(id="a", argv=["/x/a.sh"], path="/x/a.sh")) == ""
     assert command_of(TestSpec(id="a", argv=["python3", "-X", "dev", "/x/a.py"], path="/x/a.py")) \

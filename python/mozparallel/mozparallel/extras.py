@@ -6,7 +6,7 @@ and ``--broker`` say which extra to install instead of failing on an import.
 
 import importlib.util
 
-from .selection.discover import InputError
+from .errors import InputError
 
 # extra -> the modules it must make importable
 EXTRAS = {

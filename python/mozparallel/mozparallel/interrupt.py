@@ -1,7 +1,7 @@
-"""Ctrl-C and SIGTERM during a run: the first stops it gracefully (nothing
-new starts, running tests are ended with --kill-grace), a second ends the
-running tests at once; afterwards, the exit status (130 or 143) and the
-command that carries the run on.
+"""Ctrl-C, SIGTERM and SIGHUP (the terminal closed) during a run: the
+first stops it gracefully (nothing new starts, running tests are ended with
+--kill-grace), a second ends the running tests at once; afterwards, the
+exit status (130, 143 or 129) and the command that carries the run on.
 """
 
 import os
@@ -9,11 +9,11 @@ import shlex
 import signal
 import sys
 
-EXIT_STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143}
+from .errors import EXIT_SIGNAL as EXIT_STATUS
 
 
 class Interrupts:
-    """The run's SIGINT/SIGTERM handlers; ``stop(reason, hard)`` is the
+    """The run's SIGINT/SIGTERM/SIGHUP handlers; ``stop(reason, hard)`` is the
     pool's (or the rounds') stop, safe to call from a handler."""
 
     def __init__(self, stop):

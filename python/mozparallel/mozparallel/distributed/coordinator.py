@@ -12,7 +12,10 @@ with ``--resume``) are taken from the run's hash.
 import os
 import time
 
-from ..cli import UsageError
+from dataclasses import dataclass
+
+from ..contract import TestResult
+from ..errors import UsageError
 from . import results
 from .app import QUEUE, TASK_NAME, make_app, visibility_timeout
 
@@ -20,12 +23,14 @@ from .app import QUEUE, TASK_NAME, make_app, visibility_timeout
 BLOCK_MS = 100
 
 
-class Received:
-    """What on_result reads of a "running" test, for a remote one."""
+@dataclass(frozen=True)
+class FleetSettings:
+    """What the coordinator reads of a run's options (settings.py builds it)."""
 
-    def __init__(self, started, unexpected):
-        self.started = started
-        self.unexpected = unexpected
+    broker: str                     # --broker URL
+    source_root: str                # --source-root (absolute)
+    visibility_timeout: float | None = None
+    resume: bool = False            # --resume: tasks of the run may still be queued
 
 
 def _relative(path, root):
@@ -36,7 +41,7 @@ def _relative(path, root):
     return rel
 
 
-def payload_of(spec, run_id, root, options):
+def payload_of(spec, run_id, root, pool_options):
     """The task's argument: everything a worker needs, paths relative to the root."""
     argv = list(spec.argv)
     path_args = []
@@ -52,25 +57,26 @@ def payload_of(spec, run_id, root, options):
         "group": spec.group, "protocol": spec.protocol, "timeout": spec.timeout, "max_time": spec.max_time,
         "expected_fail": spec.expected_fail, "expected_outcome": spec.expected_outcome,
         "cwd": _relative(spec.cwd, root) if spec.cwd else None,
-        "default_timeout": options.get("timeout"), "default_max_time": options.get("max_time"),
-        "kill_grace": options.get("kill_grace", 5.0), "log_subtests": options.get("log_subtests") == "all",
-        "allow_leaks": bool(options.get("allow_leaks")),
+        "default_timeout": pool_options.timeout, "default_max_time": pool_options.max_time,
+        "kill_grace": pool_options.kill_grace, "log_subtests": pool_options.log_subtests,
+        "allow_leaks": pool_options.allow_leaks,
     }
 
 
 class Coordinator:
-    def __init__(self, events, options, run_id, pool_options=None, on_result=None, on_tick=None):
+    def __init__(self, events, fleet, run_id, pool_options, on_result=None, on_tick=None):
+        """``run_id``: the run's (a later round of the same run has its own,
+        see coordinator_factory)."""
         self.events = events
-        self.run_options = options
-        self.options = pool_options         # what a Pool has (jobs, ...), for callers that read it
-        self.base_run_id = self.run_id = run_id
-        self.rounds = 0
+        self.fleet = fleet
+        self.options = pool_options
+        self.run_id = run_id
         self.on_result = on_result
         self.on_tick = on_tick
-        self.broker = options["broker"]
-        self.root = os.path.abspath(options.get("source_root") or os.getcwd())
-        self.visibility = visibility_timeout(options.get("max_time"), options.get("kill_grace", 5.0),
-                                             options.get("visibility_timeout"))
+        self.broker = fleet.broker
+        self.root = fleet.source_root
+        self.visibility = visibility_timeout(pool_options.max_time, pool_options.kill_grace,
+                                             fleet.visibility_timeout)
         self.client = None
         self.stop_reason = None
         self.pending = {}           # test id -> spec, not reported yet
@@ -88,9 +94,6 @@ class Coordinator:
         import redis
 
         self.scheduler = scheduler
-        self.rounds += 1
-        # A later round (a re-run of failures) is a new set of tasks and results.
-        self.run_id = self.base_run_id if self.rounds == 1 else "%s.%d" % (self.base_run_id, self.rounds)
         self.started = {}
         self.client = redis.Redis.from_url(self.broker)
         policy = getattr(scheduler, "policy", scheduler)    # no memory gate across machines
@@ -101,14 +104,14 @@ class Coordinator:
                 break
             specs.append(spec)
         self.pending = {s.id: s for s in specs}
-        payloads = [payload_of(s, self.run_id, self.root, self.run_options) for s in specs]
+        payloads = [payload_of(s, self.run_id, self.root, self.options) for s in specs]
         try:
             stored = results.results(self.client, self.run_id, self.pending)
             last_id = "0-0"
             for test, result in stored.items():
                 self._result(test, result)
             held = set()
-            if self.run_options.get("resume"):
+            if self.fleet.resume:
                 # Sent by the coordinator that died and still queued or running: not sent again.
                 held = results.in_broker(self.client, QUEUE, [results.task_id(self.run_id, t) for t in self.pending])
             app = make_app(self.broker, self.visibility)
@@ -171,12 +174,19 @@ class Coordinator:
         if self.scheduler is not None and wall is not None:
             self.scheduler.finished(test, wall)
         if self.on_result is not None:
-            self.on_result(spec, end, Received(started, bool(result.get("unexpected"))))
+            self.on_result(TestResult(spec, end, bool(result.get("unexpected")), started))
 
 
-def coordinator_factory(options, run_id):
-    """A stand-in for ``Pool`` in run.py: same constructor arguments, a
-    Coordinator for this run."""
-    def make(events, make_parser, pool_options, on_result=None, on_tick=None, **ignored):
-        return Coordinator(events, options, run_id, pool_options, on_result=on_result, on_tick=on_tick)
+def coordinator_factory(fleet, run_id):
+    """The run's pool factory with ``--broker``: ``make(events, pool_options,
+    on_result, on_tick)`` gives a Coordinator, as run.py's local factory
+    gives a Pool. Each call after the first is a later round of the run (a
+    re-run of failures, a repeat): a new set of tasks and results under
+    ``RUN_ID.N``."""
+    made = [0]
+
+    def make(events, pool_options, on_result=None, on_tick=None):
+        made[0] += 1
+        round_id = run_id if made[0] == 1 else "%s.%d" % (run_id, made[0])
+        return Coordinator(events, fleet, round_id, pool_options, on_result=on_result, on_tick=on_tick)
     return make

@@ -8,7 +8,8 @@ import os
 import socket
 import time
 
-from ..execution.pool import Pool, PoolOptions, TestSpec, is_unexpected
+from ..contract import TestSpec, is_unexpected
+from ..execution.pool import Pool, PoolOptions
 from ..execution.process import start_guardian
 from ..protocols import make_parser
 from ..schedule.policies import ListOrder

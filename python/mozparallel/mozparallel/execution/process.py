@@ -28,8 +28,7 @@ PR_SET_CHILD_SUBREAPER = 36
 
 
 class Reaped:
-    """How a test's main process ended (a plain class: this module is on the
-    head start's path, see head_start.py, where dataclasses' import costs)."""
+    """How a test's main process ended (a slotted class: one per test)."""
 
     __slots__ = ("returncode", "user", "system", "maxrss_kb")
 

@@ -6,6 +6,8 @@ functions over ResultRecords; history.py reads the store and prints.
 
 import math
 
+from ..contract import unexpected_status
+
 CONFIDENCE = 0.95
 
 
@@ -29,7 +31,7 @@ def reruns_for_confidence(rate, confidence=CONFIDENCE):
 
 def failed(result):
     """Unexpected by mozlog's rule (a skip never is)."""
-    return result.status != "SKIP" and result.status != (result.expected or result.status)
+    return unexpected_status(result.status, result.expected)
 
 
 def flaky_tests(results):

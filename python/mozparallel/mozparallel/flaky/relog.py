@@ -11,7 +11,7 @@ that fails every attempt keeps its last failure unexpected. So the stream
 a consumer still sees every attempt.
 """
 
-from ..execution.pool import is_unexpected
+from ..contract import is_unexpected
 
 
 def _unexpected(ev):

@@ -110,9 +110,8 @@ def format_seconds(seconds):
 
 
 def dispatch_order(scheduler, specs):
-    """Test ids in the order ``scheduler`` will start them: its own
-    ``planned_order()`` when it has one, else the given order (ListOrder)."""
-    planned = getattr(scheduler, "planned_order", None)
-    if planned is not None:
-        return [getattr(t, "id", t) for t in planned()]
+    """Test ids in the order ``scheduler`` (contract.Scheduler) will start
+    them; the given order without one (a merge)."""
+    if scheduler is not None:
+        return [spec.id for spec in scheduler.planned_order()]
     return [s.id for s in specs]

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from mozlog.reader import LogHandler
 
 from .eta import format_seconds
-from .outputs import OutputKeeper, is_unexpected, status_line
+from ..contract import is_unexpected
+from .outputs import OutputKeeper, status_line
 
 LEVELS = {"CRITICAL": 50, "ERROR": 40, "WARNING": 30, "INFO": 20, "DEBUG": 10}
 REDRAW_EVERY = 0.2      # the footer's clocks move 5 times a second

@@ -1,13 +1,15 @@
 """Our reporters for one run, wired to its logger: the live ``mach`` view on
 stdout (when it is the chosen reporter and no --log-* option writes to
 stdout) and the HTML report's collector; at the end, the report files with
-the suite's recent wall times from the store. run.py calls this; the
-reporters themselves know nothing of options."""
+the suite's recent wall times from the store. run.py calls this with the
+run's ReportSettings; the reporters themselves know nothing of options."""
 
 import os
 import sys
+from dataclasses import dataclass, field
 
-from ..cli import UsageError
+from ..contract import unexpected_status
+from ..errors import UsageError
 from .eta import RunEstimate, dispatch_order
 from .html import ReportCollector, write_report
 from .live import LiveOptions, LiveReporter
@@ -18,28 +20,34 @@ SAME_SUITE = 0.8
 HISTORY_RUNS = 20
 
 
-def stdout_taken(options):
+@dataclass(frozen=True)
+class ReportSettings:
+    """What reporting reads of one run's options (settings.py builds it)."""
+
+    reporter: str = "mach"          # -r: what goes to stdout
+    verbose: bool = False
+    show_output: str | None = None  # failures|all|none (default by -v)
+    progress_every: float = 30.0
+    report_html: str | None = None  # --report-html FILE
+    state_dir: str = ".mozparallel"  # report.html is always written here
+    log_subtests: bool = False      # every passing point as a test_status event
+    log_options: dict = field(default_factory=dict)  # the --log-* options, for mozlog
+    command: str | None = None      # the command line as the report shows it, secrets masked
+    cwd: str | None = None          # the directory it ran in
+
+
+def stdout_taken(log_options):
     """Whether a --log-* option already writes to stdout (then the mach
     reporter stays off, as mozlog's setup_logging does for its default)."""
-    for name, values in options.items():
+    for name, values in log_options.items():
         if name.startswith("log_") and isinstance(values, list):
             if any(v is sys.stdout or getattr(v, "name", None) == "<stdout>" for v in values):
                 return True
     return False
 
 
-def expected_durations(scheduler):
-    """Expected seconds per test id, as the scheduler knows them from
-    history; {} when it knows none."""
-    expected = getattr(scheduler, "expected", None)
-    if callable(expected):
-        expected = expected()
-    return dict(expected or {})
-
-
-def check_report_path(options):
+def check_report_path(path):
     """--report-html FILE must be writable: fail before running, not after."""
-    path = options.get("report_html")
     if not path:
         return
     directory = os.path.dirname(os.path.abspath(path)) or "."
@@ -52,20 +60,19 @@ def check_report_path(options):
 
 
 class RunReporters:
-    def __init__(self, logger, options, jobs, specs, scheduler, topobjdir=None):
-        from ..store import state_dir
-
-        self.options = options
-        self.topobjdir = topobjdir
-        self.state_dir = state_dir(options, topobjdir)
+    def __init__(self, logger, settings, jobs, specs, scheduler, store=None):
+        """``scheduler``: the run's (contract.Scheduler), or None (a merge);
+        ``store``: the run's open store, for the report's suite history."""
+        self.settings = settings
+        self.store = store
         self.live = None
-        if (options.get("reporter") or "mach") == "mach" and not stdout_taken(options):
-            verbose = bool(options.get("verbose"))
-            show = options.get("show_output") or ("none" if verbose else "failures")
-            estimate = RunEstimate(jobs, expected_durations(scheduler), dispatch_order(scheduler, specs))
+        if settings.reporter == "mach" and not stdout_taken(settings.log_options):
+            verbose = settings.verbose
+            show = settings.show_output or ("none" if verbose else "failures")
+            expected = dict(scheduler.expected) if scheduler is not None else {}
+            estimate = RunEstimate(jobs, expected, dispatch_order(scheduler, specs))
             self.live = LiveReporter(sys.stdout, estimate, LiveOptions(
-                show_output=show, verbose=verbose,
-                progress_every=options.get("progress_every") or 30.0))
+                show_output=show, verbose=verbose, progress_every=settings.progress_every))
             logger.add_handler(self.live)
         self.collector = ReportCollector()
         logger.add_handler(self.collector)
@@ -78,34 +85,56 @@ class RunReporters:
         if self.live is not None:
             self.live.end_of_run()
 
-    def write_reports(self):
+    def write_reports(self, interrupted=None, unfinished=(), runnable=None):
         """report.html in the state directory, and --report-html FILE.
-        Returns the paths written."""
-        history = suite_history(self.options, self.topobjdir, self.collector)
-        data = self.collector.report_data(history=history)
-        written = []
-        targets = [os.path.join(self.state_dir, "report.html")]
-        if self.options.get("report_html"):
-            targets.append(self.options["report_html"])
+        ``interrupted``: why the run was cut short (Ctrl-C, SIGTERM), if it
+        was; then each report goes beside its file as NAME-interrupted.html,
+        marked as such (``unfinished``: the tests that did not end on their
+        own, of ``runnable``) and linking to the last complete run's report,
+        which stays. Returns the paths written."""
+        history = suite_history(self.store, self.collector)
+        written, kept = [], []
+        targets = [os.path.join(self.settings.state_dir, "report.html")]
+        if self.settings.report_html:
+            targets.append(self.settings.report_html)
         for path in targets:
+            partial = interrupted_path(path)
+            complete = None
+            if interrupted and os.path.exists(path):
+                complete = os.path.relpath(path, os.path.dirname(os.path.abspath(partial)))
+                kept.append(path)
+            data = self.collector.report_data(history=history, command=self.settings.command,
+                                              cwd=self.settings.cwd, interrupted=interrupted,
+                                              complete_report=complete,
+                                              unfinished=len(unfinished) if interrupted else 0,
+                                              runnable=runnable)
             try:
-                written.append(write_report(path, data))
+                written.append(write_report(partial if interrupted else path, data))
+                if not interrupted and os.path.exists(partial):
+                    os.unlink(partial)      # an earlier run's, now older than report.html
             except OSError as e:
                 print("paralleltest: warning: cannot write %s: %s" % (path, e.strerror or e),
                       file=sys.stderr)
+        if interrupted and written:
+            print("mozparallel: report of the interrupted run: %s%s" % (
+                ", ".join(written), "; the last complete run's stays in %s" % ", ".join(kept) if kept else ""),
+                file=sys.stderr)
         return written
 
 
-def suite_history(options, topobjdir, collector, limit=HISTORY_RUNS):
-    """Wall times of the recent runs of this suite, oldest first, from the
-    store (this run included once the recorder has ended it); [] when there
-    is no store or it cannot be read."""
-    from ..store import StoreError, open_store
+def interrupted_path(path):
+    """Where the report of an interrupted run goes instead of ``path``."""
+    stem, ext = os.path.splitext(path)
+    return stem + "-interrupted" + (ext or ".html")
 
-    try:
-        store = open_store(options, topobjdir)
-    except (StoreError, OSError):
-        return []
+
+def suite_history(store, collector, limit=HISTORY_RUNS):
+    """Wall times of the recent runs of this suite, oldest first, from the
+    run's open store (this run included once the recorder has ended it; an
+    interrupted run only if it is this one); [] when there is no store or
+    it cannot be read."""
+    from ..store import StoreError
+
     if store is None:
         return []
     try:
@@ -113,25 +142,25 @@ def suite_history(options, topobjdir, collector, limit=HISTORY_RUNS):
         rows = store.recent_rows(limit, ("run_id", "test", "status", "expected"))
     except (StoreError, OSError):
         return []
-    finally:
-        try:
-            store.close()
-        except (StoreError, OSError):
-            pass
     ours = {t["test"] for t in collector.tests}
     tests, unexpected = {}, {}
     for run_id, test, status, expected in rows:
         tests.setdefault(run_id, set()).add(test)
-        if expected and status != expected and status != "SKIP":
+        if unexpected_status(status, expected):
             unexpected[run_id] = unexpected.get(run_id, 0) + 1
     out = []
     for run in sorted(runs, key=lambda r: r.started):
         theirs = tests.get(run.run_id, set())
-        if run.ended is None or not theirs or not ours:
+        current = run.run_id == collector.run_id
+        if run.ended is None or not ours:
             continue
-        if len(ours & theirs) / len(ours | theirs) < SAME_SUITE:
-            continue
+        if not current:
+            if run.status == "INTERRUPTED" or not theirs:
+                continue        # an interrupted run's wall time says nothing of the suite's
+            if len(ours & theirs) / len(ours | theirs) < SAME_SUITE:
+                continue
         out.append({"label": run.run_id, "wall": round(run.ended - run.started, 3),
                     "tests": len(theirs), "unexpected": unexpected.get(run.run_id, 0),
-                    "current": run.run_id == collector.run_id})
+                    "interrupted": run.status == "INTERRUPTED",
+                    "current": current})
     return out

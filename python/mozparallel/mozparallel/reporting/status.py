@@ -4,6 +4,8 @@ cost of one dict lookup for the common case, an expected subtest."""
 
 from collections import Counter
 
+from ..contract import is_unexpected
+
 
 class RunStatus:
     """Counts unexpected results and ERROR/CRITICAL logs."""
@@ -17,10 +19,8 @@ class RunStatus:
         self.error_logs = 0
 
     def __call__(self, data):
-        if "expected" in data:
-            status = data.get("status")
-            if status is not None and status != data["expected"] and status != "SKIP":
-                self.unexpected[status] += 1
+        if "expected" in data and is_unexpected(data):
+            self.unexpected[data["status"]] += 1
         action = data["action"]
         if action == "test_end":
             self.test_ends[data["status"]] += 1

@@ -9,6 +9,8 @@ Our own TAP parser reads it back to the same verdicts.
 
 from mozlog.formatters.base import BaseFormatter
 
+from ..contract import is_unexpected
+
 
 def escape(text):
     return text.replace("\\", "\\\\").replace("#", "\\#").replace("\n", " ")
@@ -37,8 +39,7 @@ class TapFormatter(BaseFormatter):
         return None
 
     def test_status(self, data):
-        if "expected" in data and data["status"] != "SKIP" \
-                and self.unexpected_subtests.get(data["test"]) is None:
+        if is_unexpected(data) and self.unexpected_subtests.get(data["test"]) is None:
             self.unexpected_subtests[data["test"]] = data
         return None
 
@@ -47,7 +48,7 @@ class TapFormatter(BaseFormatter):
         test, status = data["test"], data["status"]
         first_sub = self.unexpected_subtests.pop(test, None)
         desc = escape(test)
-        if "expected" in data or first_sub is not None:
+        if is_unexpected(data) or first_sub is not None:
             self.totals["unexpected"] += 1
             lines = ["not ok %d - %s" % (self.count, desc), "  ---",
                      "  status: %s" % status,

@@ -12,6 +12,18 @@ from .jobs import choose_jobs
 from .policies import make_policy
 
 
+@dataclass(frozen=True)
+class ScheduleSettings:
+    """What scheduling reads of one run's options (settings.py builds it)."""
+
+    policy: str = "history"         # --schedule: history, list, shuffle[:SEED]
+    jobs: int | str | None = None   # -j: a number, "auto" or None (auto)
+    max_memory: int | None = None   # --max-memory, bytes
+    total_chunks: int | None = None
+    this_chunk: int | None = None
+    runtimes: str | None = None     # --runtimes FILE
+
+
 @dataclass
 class RunPlan:
     scheduler: object               # what the pool runs (a policy, maybe gated)
@@ -25,7 +37,7 @@ class RunPlan:
 
     def describe(self):
         policy = self.scheduler.name
-        seed = getattr(getattr(self.scheduler, "policy", self.scheduler), "seed", None)
+        seed = self.scheduler.seed
         if seed is not None:
             policy += ":%d" % seed
         parts = ["mozparallel: schedule %s" % policy, "J=%d (%s)" % (self.jobs, self.jobs_reason)]

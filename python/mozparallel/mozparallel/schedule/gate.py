@@ -34,14 +34,6 @@ class MemoryGate:
         self.reserved[spec.id] = need
         return spec
 
-    def take(self, test_id, accept=None):
-        """The policy's ``take``; the test's memory is reserved (the head
-        start checked that it fits)."""
-        spec = self.policy.take(test_id, accept)
-        if spec is not None:
-            self.reserved[spec.id] = self.predicted.get(spec.id) or 0
-        return spec
-
     def finished(self, test_id, seconds):
         self.reserved.pop(test_id, None)
         self.policy.finished(test_id, seconds)
@@ -55,6 +47,10 @@ class MemoryGate:
     @property
     def expected(self):
         return self.policy.expected
+
+    @property
+    def seed(self):
+        return self.policy.seed
 
 
 def parse_size(text):
@@ -77,7 +73,15 @@ def parse_size(text):
 
 
 def available_memory():
-    """Bytes the machine has available now (psutil), None if unknown."""
+    """Bytes the machine has available now (MemAvailable of /proc/meminfo,
+    what psutil reports, read without importing it), None if unknown."""
+    try:
+        with open("/proc/meminfo", "rb") as f:
+            for line in f:
+                if line.startswith(b"MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         import psutil
         return psutil.virtual_memory().available

@@ -93,46 +93,39 @@ def merge_walls(figures, walls):
     return out
 
 
-def load_history(options, test_ids, topobjdir=None, warn=None, tests=None):
-    """The snapshot for ``test_ids`` from the run's store and ``--runtimes``.
-    Never fails a run: an unreadable store is reported through ``warn``.
-    ``tests`` (SelectedTests) lets runtimes keyed by path match ids."""
+def load_history(store, test_ids, runtimes=None, warn=None, tests=None):
+    """The snapshot for ``test_ids`` from the run's open ``store`` (None: no
+    store) and a ``--runtimes`` file. Never fails a run: an unreadable
+    store is reported through ``warn``. ``tests`` (SelectedTests) lets
+    runtimes keyed by path match ids."""
+    from ..store import StoreError
+
     ids = set(test_ids)
     figures, sources = {}, []
-    try:
-        from ..store import StoreError, open_store
-    except ImportError:     # no store module: history comes from --runtimes only
-        open_store = None
-    if open_store is not None and options.get("store") != "none":
-        store = None
+    if store is not None:
         try:
-            store = open_store(options, topobjdir)
-            if store is not None:
-                rows = [r for r in store.recent_rows(RECENT_RUNS, ROW) if r[0] in ids]
-                figures = history_from_rows(rows)
-                missing = [t for t in ids if t not in figures]
-                if missing:     # older than the recent runs: wall times only
-                    figures = merge_walls(figures, store.durations(missing))
-                if figures:
-                    sources.append("%d tests from %s" % (len(figures), getattr(store, "description", "the store")))
+            rows = [r for r in store.recent_rows(RECENT_RUNS, ROW) if r[0] in ids]
+            figures = history_from_rows(rows)
+            missing = [t for t in ids if t not in figures]
+            if missing:     # older than the recent runs: wall times only
+                figures = merge_walls(figures, store.durations(missing))
+            if figures:
+                sources.append("%d tests from %s" % (len(figures), store.description))
         except (StoreError, OSError) as e:
             if warn:
                 warn("history not read: %s" % e)
-        finally:
-            if store is not None:
-                store.close()
-    if options.get("runtimes"):
-        walls = _runtimes_for(options["runtimes"], tests or (), ids)
+    if runtimes:
+        walls = _runtimes_for(runtimes, tests or (), ids)
         before = len(figures)
         figures = merge_walls(figures, walls)
-        sources.append("%d more from %s" % (len(figures) - before, options["runtimes"]))
+        sources.append("%d more from %s" % (len(figures) - before, runtimes))
     return TestHistory({t: f for t, f in figures.items() if t in ids}, "; ".join(sources) or "none")
 
 
 def _runtimes_for(path, tests, ids):
-    """{id: seconds} from a mozilla-central runtimes file (runtimes.py reads
+    """{id: seconds} from a mozilla-central runtimes file (runtimes_file.py reads
     and matches it: keys are paths relative to the source root)."""
-    from ..runtimes import load_runtimes, match_runtimes
+    from .runtimes_file import load_runtimes, match_runtimes
 
     pairs = [(t.id, t.path) for t in tests if t.id in ids] or [(t, None) for t in ids]
     return match_runtimes(load_runtimes(path), pairs)

@@ -1,6 +1,7 @@
-"""Scheduler policies behind one small protocol: which test a free slot runs
-next. The pool asks ``next_test(slot)`` whenever a slot is free and reports
-``finished(test_id, seconds)``; a policy never starts a process.
+"""Scheduler policies behind the ``Scheduler`` protocol (contract.py): which
+test a free slot runs next. The pool asks ``next_test(slot)`` whenever a
+slot is free and reports ``finished(test_id, seconds)``; a policy never
+starts a process.
 
 ``None`` from ``next_test`` means "nothing for now": the pool asks again
 after the next test ends, and the run is over when nothing is running.
@@ -8,46 +9,30 @@ after the next test ends, and the run is over when nothing is running.
 
 import random
 from collections import deque
-from typing import Protocol
+
+from ..contract import Scheduler
+
+__all__ = ["DEFAULT_POLICY", "ListOrder", "LongestFirst", "Scheduler", "Shuffled", "make_policy", "parse_policy"]
 
 DEFAULT_POLICY = "history"
-
-
-class Scheduler(Protocol):
-    name: str
-
-    def next_test(self, slot: int):
-        """The next TestSpec for ``slot``, or None (nothing, or nothing yet)."""
-
-    def finished(self, test_id: str, seconds: float) -> None:
-        """A test ended after ``seconds`` of wall time."""
 
 
 class _Ordered:
     """A fixed order decided up front; the policies differ only in the order."""
 
     name = "?"
+    seed = None                 # Shuffled's, for the log line
 
     def __init__(self, specs, expected=None):
         self._queue = deque(specs)
         self.expected = dict(expected or {})    # id -> seconds, for the ETA
+        self.predicted = {}                     # no memory predictions (schedule/gate.py has them)
 
     def next_test(self, slot):
         return self._queue.popleft() if self._queue else None
 
     def finished(self, test_id, seconds):
         pass
-
-    def take(self, test_id, accept=None):
-        """Hand out test ``test_id`` now, out of order (a test the head start
-        already began), if it is still to run and ``accept(spec)``; else None."""
-        for spec in self._queue:
-            if spec.id == test_id:
-                if accept is not None and not accept(spec):
-                    return None
-                self._queue.remove(spec)
-                return spec
-        return None
 
     def remaining(self):
         return len(self._queue)

@@ -1,5 +1,6 @@
 """Turn TEST arguments into tests: a file, a directory (its executable
-files, recursively, in sorted order), or a manifest (``.ini``/``.toml``).
+files and ``.t`` files, recursively, in sorted order), or a manifest
+(``.ini``/``.toml``).
 
 Every test keeps its manifest group and per-test keys; a test that will not
 run keeps the reason (``disabled``: a condition, "missing: ...", or, set by
@@ -15,43 +16,12 @@ change a verdict. ``path`` stays absolute, ``id`` relative to the root.
 """
 
 import os
-from dataclasses import dataclass, field
 
-MANIFEST_SUFFIXES = (".ini", ".toml")
+from .model import MANIFEST_SUFFIXES, InputError, SelectedTest, test_id
 
-
-class InputError(Exception):
-    """Bad input from the user: the message names it. Exit status 2."""
-
-
-@dataclass
-class SelectedTest:
-    path: str                       # absolute path of the file
-    id: str                         # the id used in logs
-    group: str = "default"          # manifest (relative) or "default"
-    keys: dict = field(default_factory=dict)   # per-test manifest keys
-    disabled: str | None = None     # why it will not run, if it will not
-    line: int | None = None         # line of its section in the manifest
-    argv_path: str = ""             # what the test is given: the path as typed
-    notes: tuple = ()               # how a manifest led to it, when not as written
-
-    def __post_init__(self):
-        if not self.argv_path:
-            self.argv_path = self.path
-
-
-def command_path(argv_path):
-    """``argv_path`` as the command itself: a bare name gets ``./`` (as a
-    shell user types it), else the system would look it up on $PATH."""
-    return argv_path if os.sep in argv_path else os.curdir + os.sep + argv_path
-
-
-def test_id(path, root):
-    """The id of a test: its path relative to ``root`` when inside it."""
-    rel = os.path.relpath(path, root)
-    if rel.startswith(os.pardir + os.sep) or rel == os.pardir:
-        return path
-    return rel
+# Files a directory yields even when not executable (run them with --exec):
+# prove's convention, ``prove t/`` runs every ``.t`` file.
+TEST_SUFFIXES = (".t",)
 
 
 def _is_executable_file(path):
@@ -59,7 +29,7 @@ def _is_executable_file(path):
 
 
 def _walk(directory, typed):
-    """(absolute path, path as typed) of every executable file under
+    """(absolute path, path as typed) of every test file under
     ``directory`` (absolute), ``typed`` being the directory as typed."""
     found = []
     for dirpath, dirnames, filenames in os.walk(directory):
@@ -70,7 +40,7 @@ def _walk(directory, typed):
             if name.startswith("."):
                 continue
             path = os.path.join(dirpath, name)
-            if _is_executable_file(path):
+            if _is_executable_file(path) or (name.endswith(TEST_SUFFIXES) and os.path.isfile(path)):
                 found.append((path, os.path.join(under, name)))
     return found
 
@@ -100,7 +70,8 @@ def discover(args, root=None, manifest_reader=None):
         elif os.path.isdir(path):
             files = _walk(path, arg)
             if not files:
-                raise InputError("no executable test files in directory: %s" % arg)
+                raise InputError("no test files (executable or %s) in directory: %s"
+                                 % (" ".join(TEST_SUFFIXES), arg))
             for f, typed in files:
                 add(SelectedTest(path=f, id=test_id(f, root), argv_path=typed))
         elif os.path.isfile(path):

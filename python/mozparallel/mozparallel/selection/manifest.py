@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 
 from .conditions import ConditionError, Evaluator, UnknownName
-from .discover import SelectedTest, test_id
+from .model import SelectedTest, test_id
 from .ini_format import parse_ini
 from .sections import INCLUDE_PREFIX, ManifestError, display_path
 from .toml_format import parse_toml

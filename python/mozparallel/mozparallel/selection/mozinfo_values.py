@@ -8,7 +8,7 @@ is added as the processor, as upstream mozinfo does.
 import json
 import os
 
-from .discover import InputError
+from .model import InputError
 
 
 def parse_override(text):

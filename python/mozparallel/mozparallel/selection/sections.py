@@ -7,7 +7,7 @@ each with its keys (strings) and the line of every key, whatever the format.
 import os
 from dataclasses import dataclass, field
 
-from .discover import InputError
+from .model import InputError
 
 DEFAULT_SECTION = "DEFAULT"
 INCLUDE_PREFIX = "include:"

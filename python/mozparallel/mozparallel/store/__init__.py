@@ -8,6 +8,7 @@ file is ``<dir>/.mozparallel/history.sqlite`` (``<cwd>/.mozparallel/...``).
 """
 
 import os
+from dataclasses import dataclass
 
 from .records import ResultRecord, RunRecord, Store
 from .sqlite_store import FILENAME, SQLiteStore, StoreError
@@ -15,30 +16,39 @@ from .sqlite_store import FILENAME, SQLiteStore, StoreError
 STORE_VAR = "MOZPARALLEL_STORE"     # the default of --store
 NONE = "none"
 
-__all__ = ["ResultRecord", "RunRecord", "Store", "StoreError", "open_store", "local_path",
-           "check_store_arg", "state_dir"]
+__all__ = ["ResultRecord", "RunRecord", "Store", "StoreError", "StoreLocation", "check_store_arg", "location",
+           "open_store"]
 
 
-def state_dir(options, topobjdir=None):
-    """``<objdir>/.mozparallel`` (or ``./.mozparallel``): where a run keeps
-    its state by default."""
-    base = options.get("objdir") or topobjdir or os.environ.get("MOZ_OBJDIR") or os.getcwd()
-    return os.path.join(os.path.abspath(base), ".mozparallel")
+@dataclass(frozen=True)
+class StoreLocation:
+    """Where one run keeps its history (settings.py builds it once)."""
+
+    spec: str | None        # --store or $MOZPARALLEL_STORE: a file, redis(s)://..., "none"; None: the default
+    state_dir: str          # <objdir>/.mozparallel: the default file's directory
+
+    @property
+    def none(self):
+        return self.spec == NONE
+
+    @property
+    def local_path(self):
+        """The SQLite file (an explicit file given as --store wins)."""
+        if self.spec and self.spec != NONE and not _is_url(self.spec):
+            return os.path.abspath(self.spec)
+        return os.path.join(self.state_dir, FILENAME)
+
+    @property
+    def url(self):
+        return self.spec if self.spec and _is_url(self.spec) else None
 
 
-def local_path(options, topobjdir=None):
-    """The SQLite file of this run (an explicit file given as --store wins)."""
-    spec = store_arg(options)
-    if spec and spec != NONE and not _is_url(spec):
-        return os.path.abspath(spec)
-    return os.path.join(state_dir(options, topobjdir), FILENAME)
-
-
-def store_arg(options):
-    spec = options.get("store")
-    if spec is None:
-        spec = os.environ.get(STORE_VAR) or None
-    return spec
+def location(store=None, state_dir=None, environ=None):
+    """The StoreLocation of ``--store`` (None: $MOZPARALLEL_STORE, else the
+    default file in ``state_dir``)."""
+    if store is None:
+        store = (environ if environ is not None else os.environ).get(STORE_VAR) or None
+    return StoreLocation(store, state_dir or os.path.join(os.getcwd(), ".mozparallel"))
 
 
 def _is_url(spec):
@@ -58,20 +68,20 @@ def check_store_arg(text, what="--store"):
     return text
 
 
-def open_store(options, topobjdir=None, warn=None):
-    """The run's store, or None for ``--store none``. Raises StoreError."""
-    spec = store_arg(options)
-    if spec == NONE:
+def open_store(where, warn=None):
+    """The store at ``where`` (a StoreLocation), or None for ``--store
+    none``. Raises StoreError."""
+    if where.none:
         return None
-    local = SQLiteStore(local_path(options, topobjdir))
-    if spec and _is_url(spec):
+    local = SQLiteStore(where.local_path)
+    if where.url:
         from .mirrored import MirroredStore
         from .redis_store import RedisStore, check_url
 
         try:
-            check_url(spec)
+            check_url(where.url)
         except ValueError as e:
             local.close()
             raise StoreError(str(e))
-        return MirroredStore(local, RedisStore(spec), warn or (lambda text: None))
+        return MirroredStore(local, RedisStore(where.url), warn or (lambda text: None))
     return local

@@ -1,5 +1,8 @@
 """Records one run in a store: the run (id, machine, J) at the start, each
-result as the pool reports it (``on_result``), the outcome at the end.
+result as the pool reports it (``on_result``, a contract.TestResult), the
+outcome at the end. The store is the run's, opened once by run.py and
+closed by it; a follow-up round (flaky/) records through its own Recorder
+on the same store.
 
 A store that fails is reported once through ``warn`` and the run carries
 on without it: history is never a reason for a test run to fail.
@@ -34,9 +37,8 @@ def command_of(spec):
 def machine():
     """Cores and memory of this machine, for comparing runs across machines."""
     try:
-        import psutil
-        memory = psutil.virtual_memory().total
-    except Exception:   # psutil missing or /proc unreadable: still record the run
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")     # what psutil reports as total
+    except (OSError, ValueError):
         memory = 0
     return {"cores": os.cpu_count() or 0, "memory": memory, "hostname": socket.gethostname()}
 
@@ -51,7 +53,7 @@ class Recorder:
         self.started_wall = time.time()
         self.started = time.monotonic()
         self.recorded = 0
-        self.where = getattr(store, "description", None)     # never holds a password
+        self.where = store.description if store is not None else None     # never holds a password
 
     def start(self, jobs, mozinfo, argv=None):
         info = machine()
@@ -60,21 +62,21 @@ class Recorder:
                         parent_run=self.parent_run, **info)
         self._call("record_run_start", run)
 
-    def on_result(self, spec, end, running):
-        """The pool's on_result: one finished test."""
-        extra = end.get("extra") or {}
-        started = getattr(running, "started", None)
+    def on_result(self, result):
+        """One finished test (a contract.TestResult with a complete result)."""
+        extra = result.extra
+        started = result.started
         end_offset = time.monotonic() - self.started
-        result = ResultRecord(
-            test=spec.id, command=command_of(spec),
-            status=end.get("status", ""), expected=end.get("expected") or end.get("status", ""),
+        record = ResultRecord(
+            test=result.id, command=command_of(result.spec),
+            status=result.status, expected=result.expected,
             wall=extra.get("wall"), cpu_user=extra.get("cpu_user"), cpu_system=extra.get("cpu_system"),
             peak_rss_kb=extra.get("peak_rss_kb"), maxrss_kb=extra.get("maxrss_kb"),
             processes=extra.get("processes"), slot=extra.get("slot"),
             start_offset=round(started - self.started, 6) if started is not None else None,
             end_offset=round(end_offset, 6),
         )
-        if self._call("record_result", self.run_id, result):
+        if self._call("record_result", self.run_id, record):
             self.recorded += 1
 
     def end(self, status):
@@ -88,29 +90,5 @@ class Recorder:
             return True
         except StoreError as e:
             self.warn("%s; not recording this run any further" % e)
-            self._close()
+            self.store = None
             return False
-
-    def close(self):
-        self._close()
-
-    def _close(self):
-        store, self.store = self.store, None
-        if store is not None:
-            try:
-                store.close()
-            except StoreError:
-                pass
-
-
-def start_recording(options, topobjdir, warn, kind="", parent_run=None):
-    """A Recorder for this run (or a follow-up round of ``parent_run``);
-    without a store (and one warning) when the store cannot be opened."""
-    from . import open_store
-
-    try:
-        store = open_store(options, topobjdir, warn=warn)
-    except StoreError as e:
-        warn("%s; this run is not recorded" % e)
-        store = None
-    return Recorder(store, warn=warn, kind=kind, parent_run=parent_run)

@@ -1,3 +1,0 @@
-from mozparallel.cli import console_main
-
-console_main()

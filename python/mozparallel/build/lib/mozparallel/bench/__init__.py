@@ -1,1 +1,0 @@
-"""Benchmarks of mozparallel's own parts (scripts, not unit tests)."""

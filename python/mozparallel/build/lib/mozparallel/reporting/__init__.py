@@ -1,2 +1,0 @@
-"""Reporting: our mozlog formatters and handlers (TAP output, the run's
-verdict); everything here listens to the same event stream."""

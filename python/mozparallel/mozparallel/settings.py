@@ -1,0 +1,214 @@
+"""One run's settings, built once from the parsed options (a dict: what
+argparse or mach hands over), one small typed object per layer, each
+holding only what that layer reads. run.py and the subcommands build them
+here; no layer below receives the options dict.
+
+    selection   selection.SelectionSettings
+    schedule    schedule.ScheduleSettings
+    specs       how tests become commands (--exec, --protocol)
+    execution   execution.pool.PoolOptions
+    reporting   reporting.run_reporters.ReportSettings (with the --log-* options for mozlog)
+    store       store.StoreLocation
+    flaky       flaky.FlakySettings
+    fleet       distributed.FleetSettings, or None without --broker
+"""
+
+import os
+from dataclasses import dataclass
+
+from .errors import UsageError
+
+
+def objdir_of(options, topobjdir=None):
+    """``--objdir``, else the caller's topobjdir (mach), else $MOZ_OBJDIR."""
+    objdir = options.get("objdir") or topobjdir or os.environ.get("MOZ_OBJDIR") or None
+    return objdir
+
+
+def state_dir_of(options, topobjdir=None):
+    """``<objdir>/.mozparallel`` (or ``./.mozparallel``): where a run keeps
+    its state by default."""
+    base = objdir_of(options, topobjdir) or os.getcwd()
+    return os.path.join(os.path.abspath(base), ".mozparallel")
+
+
+def store_location(options, topobjdir=None):
+    from .store import location
+
+    return location(options.get("store"), state_dir_of(options, topobjdir))
+
+
+class open_history_store:
+    """``with open_history_store(options, topobjdir, warn) as store``: the
+    store of the options (None: --store none, or unreadable, with one
+    warning), closed at the end. For the subcommands that only read it."""
+
+    def __init__(self, options, topobjdir=None, warn=None):
+        self.where = store_location(options, topobjdir)
+        self.warn = warn
+        self.store = None
+
+    def __enter__(self):
+        from .store import StoreError, open_store
+
+        try:
+            self.store = open_store(self.where, warn=self.warn)
+        except StoreError as e:
+            if self.warn:
+                self.warn("history not read: %s" % e)
+        return self.store
+
+    def __exit__(self, *exc):
+        from .store import StoreError
+
+        if self.store is not None:
+            try:
+                self.store.close()
+            except StoreError:
+                pass
+
+
+def selection_settings(options, topobjdir=None):
+    from .selection import SelectionSettings
+
+    return SelectionSettings(
+        tests=tuple(options.get("tests") or ()),
+        objdir=objdir_of(options, topobjdir),
+        mozinfo=tuple(options.get("mozinfo") or ()),
+        mozinfo_cache=state_dir_of(options, topobjdir),
+        strict_conditions=bool(options.get("strict_conditions")),
+        manifest_reader=options.get("manifest_reader") or "auto",
+        allow_missing=bool(options.get("allow_missing")),
+        tags=tuple(options.get("tag") or ()),
+        subsuite=options.get("subsuite"),
+        path_prefixes=tuple(options.get("path_prefix") or ()),
+    )
+
+
+def schedule_settings(options):
+    from .schedule import ScheduleSettings
+
+    return ScheduleSettings(
+        policy=options.get("schedule") or "history",
+        jobs=options.get("jobs"),
+        max_memory=options.get("max_memory"),
+        total_chunks=options.get("total_chunks"),
+        this_chunk=options.get("this_chunk"),
+        runtimes=options.get("runtimes"),
+    )
+
+
+def log_options(options):
+    """The options mozlog's ``setup_logging`` reads (``log_*``)."""
+    return {k: v for k, v in options.items() if k.startswith("log_")}
+
+
+def report_settings(options, state_dir):
+    from .reporting.run_reporters import ReportSettings
+
+    verbose = bool(options.get("verbose"))
+    subtests = options.get("log_subtests") or ("all" if verbose else "unexpected")   # -v shows every point
+    return ReportSettings(
+        reporter=options.get("reporter") or "mach",
+        verbose=verbose,
+        show_output=options.get("show_output"),
+        progress_every=options.get("progress_every") or 30.0,
+        report_html=options.get("report_html"),
+        state_dir=state_dir,
+        log_subtests=subtests == "all",
+        log_options=log_options(options),
+        command=shown_command(),
+        cwd=os.getcwd(),
+    )
+
+
+def shown_command(argv=None):
+    """The command line (``sys.argv``) as a report shows it: secrets masked."""
+    import shlex
+
+    from .interrupt import command_words
+    from .redact import redact_argv
+
+    words, args = command_words(argv)
+    return shlex.join(redact_argv(words + args))
+
+
+@dataclass(frozen=True)
+class SpecSettings:
+    """How a selected test becomes a command (execution/specs.py)."""
+
+    exec_cmd: str | None = None     # --exec CMD
+    protocol: str = "auto"          # --protocol
+
+
+def execution_settings(options, jobs, log_subtests):
+    from .execution.pool import PoolOptions
+
+    return PoolOptions(
+        jobs=jobs,
+        timeout=options.get("timeout"),
+        max_time=options.get("max_time"),
+        kill_grace=options.get("kill_grace", 5.0),
+        log_subtests=log_subtests,
+        bail=bool(options.get("bail")),
+        max_failures=options.get("max_failures"),
+        allow_leaks=bool(options.get("allow_leaks")),
+    )
+
+
+def flaky_settings(options):
+    from .flaky import FlakySettings
+
+    return FlakySettings(rerun_failures=options.get("rerun_failures") or 0, repeat=options.get("repeat"),
+                         run_until_failure=bool(options.get("run_until_failure")),
+                         verify=bool(options.get("verify"))).checked()
+
+
+def fleet_settings(options):
+    if not options.get("broker"):
+        return None
+    from .distributed.coordinator import FleetSettings
+
+    return FleetSettings(
+        broker=options["broker"],
+        source_root=os.path.abspath(options.get("source_root") or os.getcwd()),
+        visibility_timeout=options.get("visibility_timeout"),
+        resume=bool(options.get("resume")),
+    )
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    selection: object
+    schedule: object
+    specs: SpecSettings
+    reporting: object
+    store: object
+    flaky: object
+    fleet: object
+    execution: object           # PoolOptions; its ``jobs`` is decided by the schedule
+    list: bool = False
+    list_format: str = "text"
+    resume: str | None = None
+
+
+def run_settings(options, topobjdir=None):
+    """Every layer's settings for one run. UsageError for a combination
+    that means nothing."""
+    state_dir = state_dir_of(options, topobjdir)
+    return RunSettings(
+        selection=selection_settings(options, topobjdir),
+        schedule=schedule_settings(options),
+        specs=SpecSettings(exec_cmd=options.get("exec_cmd"), protocol=options.get("protocol") or "auto"),
+        reporting=report_settings(options, state_dir),
+        store=store_location(options, topobjdir),
+        flaky=flaky_settings(options),
+        fleet=fleet_settings(options),
+        execution=execution_settings(options, 1, report_settings(options, state_dir).log_subtests),
+        list=bool(options.get("list")),
+        list_format=options.get("format") or "text",
+        resume=options.get("resume"),
+    )
+
+
+__all__ = ["RunSettings", "SpecSettings", "UsageError", "run_settings", "state_dir_of", "store_location"]

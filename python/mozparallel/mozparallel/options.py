@@ -84,6 +84,29 @@ def add_run_arguments(parser):
                        help="stop after N unexpected results")
     group.add_argument("--allow-leaks", action="store_true",
                        help="processes left behind by a test are reported and killed but do not fail it")
+    # The harnesses' names (xpcshell's, mochitest's), with their meaning.
+    group.add_argument("--sequential", action="store_true",
+                       help="run all tests one at a time (as xpcshell's --sequential; the same as -j 1)")
+    group.add_argument("--keep-going", action="store_true",
+                       help="a first Ctrl-C ends the tests running now (each an unexpected ERROR) and the "
+                            "run goes on with the rest, as xpcshell's --keep-going; a second Ctrl-C stops it")
+    group.add_argument("--headless", action="store_true",
+                       help="run the tests with MOZ_HEADLESS=1 in their environment (what Firefox and the "
+                            "harnesses read)")
+    group.add_argument("--setenv", action="append", default=[], metavar="NAME=VALUE", type=_setenv,
+                       help="set NAME=VALUE in every test's environment (repeatable; as xpcshell's --setenv)")
+    group.add_argument("--debugger", default=None, metavar="CMD",
+                       help="start each test under CMD (e.g. 'gdb --batch -ex run --args', 'rr record'): "
+                            "CMD [--debugger-args] TESTCOMMAND; implies --sequential and no --timeout")
+    group.add_argument("--debugger-args", default=None, metavar="ARGS",
+                       help="arguments for --debugger, put between it and the test's command")
+
+
+def _setenv(text):
+    name, sep, _ = text.partition("=")
+    if not sep or not name or not name.replace("_", "a").isalnum() or name[0].isdigit():
+        raise argparse.ArgumentTypeError("not NAME=VALUE: %r" % text)
+    return text
 
 
 def add_report_arguments(parser):
@@ -253,7 +276,8 @@ def add_chunk_arguments(group):
                             "--runtimes; else by a hash of each test's id)")
     group.add_argument("--this-chunk", type=_chunk_number, default=None, metavar="K",
                        help="run chunk K of --total-chunks (1-based; default from $JOB_COMPLETION_INDEX, "
-                            "$TEST_SHARD_INDEX/$TEST_TOTAL_SHARDS or $CI_NODE_INDEX/$CI_NODE_TOTAL)")
+                            "$TEST_SHARD_INDEX/$TEST_TOTAL_SHARDS or $CI_NODE_INDEX/$CI_NODE_TOTAL, "
+                            "else 1, as the harnesses default)")
 
 
 def add_schedule_arguments(parser):

@@ -94,7 +94,8 @@ def _run(settings, store, selected, run_info):
         write_listing(sys.stdout, selected, run_info, settings.list_format)
         return EXIT_OK
     selected = [t for t in selected if t.id not in other_chunks]
-    specs, skipped = build_specs(selected, settings.specs.exec_cmd, settings.specs.protocol)
+    specs, skipped = build_specs(selected, settings.specs.exec_cmd, settings.specs.protocol, settings.specs.env,
+                                 settings.specs.wrapper)
     resumed = load_resumed(store, settings.resume)      # --resume: tests done before are not run
     specs = [s for s in specs if s.id not in resumed]
     run_plan = plan_run(specs, history, sched.policy, sched.jobs, available=available_memory(),
@@ -154,7 +155,7 @@ def _run(settings, store, selected, run_info):
     rounds = FlakyRounds(settings.flaky, logger, events, specs, new_pool, record_round)
     # First SIGINT/SIGTERM/SIGHUP: graceful stop; second: at once
     # (interrupt.py). The handlers stay until the logs are closed.
-    interrupts = Interrupts(rounds.stop)
+    interrupts = Interrupts(rounds.stop, rounds.end_running if settings.keep_going else None)
     interrupted = interrupts.received
     interrupts.install()
     started = time.monotonic()

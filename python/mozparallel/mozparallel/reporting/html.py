@@ -85,8 +85,8 @@ class ReportCollector(LogHandler):
         if wall is None and start is not None and data.get("time") is not None:
             wall = (data["time"] - start) / 1000.0
         elif wall is not None and start is not None and data.get("time") is not None:
-            # The process's real start: a test the head start began is
-            # logged as started only when the runner adopts it.
+            # The process's real start: a test a fleet worker ran is logged
+            # as started when the coordinator hears of it.
             start = min(start, data["time"] - 1000.0 * wall)
         cpu = None
         if extra.get("cpu_user") is not None:
@@ -118,8 +118,8 @@ class ReportCollector(LogHandler):
         suite_start's) did not end on their own;
         ``complete_report``: the last complete run's report, as a link
         relative to this one."""
-        # The run starts at suite_start, or earlier if the head start began
-        # tests before it.
+        # The run starts at suite_start, or earlier if a test's real start
+        # (end - wall) was before it.
         origin = self.suite_time
         starts = [t["start"] for t in self.tests if t["start"] is not None]
         if origin is not None and starts:

@@ -70,6 +70,25 @@ def test_allow_leaks_keeps_the_verdict_and_still_kills(tmp_path, marker):
     assert wait_gone(marker) == []
 
 
+def test_a_leak_being_ended_is_not_blamed_on_the_next_test(tmp_path, marker):
+    # The leaked process ignores SIGTERM (so it lives through --kill-grace)
+    # and has no test token in its environment (as a process that is
+    # exiting, whose environment cannot be read any more): it was once
+    # blamed again on every test that ended while it was being ended.
+    write_test(tmp_path, "leaker.sh", '(trap "" TERM; exec env -i MOZPARALLEL_TEST_MARKER="$MOZPARALLEL_TEST_MARKER" '
+                                      '/bin/sleep 314) >/dev/null 2>&1 &\necho 1..1; echo ok 1\n')
+    write_test(tmp_path, "after.sh", "sleep 0.5; echo 1..1; echo ok 1\n")
+    proc, events, _ = run(tmp_path, marker, ["-j", "1", "--schedule", "list", "--kill-grace", "3"],
+                          ["leaker.sh", "after.sh"])
+    ends = ends_by_test(events)
+    assert ends["leaker.sh"]["status"] == "ERROR" and "left 1 process(es) running" in ends["leaker.sh"]["message"]
+    assert ends["after.sh"]["status"] == "OK", ends["after.sh"]
+    [message] = errors(events)
+    assert message.startswith("leaker.sh leaked 1 process(es)")
+    assert proc.returncode == 1
+    assert wait_gone(marker) == []
+
+
 def test_orphan_holding_stdout_ends_as_a_leak_without_timeout(tmp_path, marker):
     # No --timeout: waiting for end of file must still end (5 s after exit).
     write_test(tmp_path, "holder.sh", "sleep 313 &\necho 1..1; echo ok 1\n")

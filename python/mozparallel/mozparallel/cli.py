@@ -90,18 +90,24 @@ def run_subcommand_parsed(name, options, topobjdir=None):
     if topobjdir and "objdir" in options and not options["objdir"]:
         options["objdir"] = topobjdir
     _, main = _subcommand_main(name)
-    return _usage_errors(main, args=argparse.Namespace(**options))
+    return _usage_errors(name, main, args=argparse.Namespace(**options))
 
 
 def run_subcommand(name, argv):
     _, main = _subcommand_main(name)
-    return _usage_errors(main, argv)
+    return _usage_errors(name, main, argv)
 
 
-def _usage_errors(main, *args, **kwargs):
-    """``main(...)``; a UsageError it lets through is one line and exit 2."""
+def _usage_errors(name, main, *args, **kwargs):
+    """``main(...)``; a UsageError it lets through (a Redis store from
+    $MOZPARALLEL_STORE without its package, say) is one line and exit 2."""
+    from .extras import MissingPackage
+
     try:
         return main(*args, **kwargs)
+    except MissingPackage as e:
+        print("paralleltest %s: error: %s" % (name, e), file=sys.stderr)
+        return EXIT_USAGE
     except UsageError as e:
         print("paralleltest: error: %s" % e, file=sys.stderr)
         return EXIT_USAGE

@@ -217,8 +217,13 @@ def add_selection_arguments(parser):
                             "(default: mach's objdir, else $MOZ_OBJDIR)")
     group.add_argument("--mozinfo", action="append", default=[], metavar="KEY=VALUE", type=_mozinfo_override,
                        help="set a value for manifest conditions (true/false/numbers are typed); repeatable")
-    group.add_argument("--lenient-conditions", action="store_true",
-                       help="an unknown name in a condition is \"\" instead of an error")
+    strictness = group.add_mutually_exclusive_group()
+    strictness.add_argument("--strict-conditions", action="store_true",
+                            help="an unknown name in a manifest condition is an error (exit 2) instead of "
+                                 "\"\" with a warning")
+    strictness.add_argument("--lenient-conditions", action="store_true",
+                            help="an unknown name in a condition is \"\", with one warning per name, as "
+                                 "Mozilla's manifestparser reads it (the default; accepted for old command lines)")
     group.add_argument("--manifest-reader", choices=["own", "mozilla", "auto"], default="auto",
                        help="who reads .ini/.toml manifests: mozparallel's own reader, Mozilla's "
                             "manifestparser, or auto: Mozilla's when the importable manifestparser is a "
@@ -239,11 +244,12 @@ def add_selection_arguments(parser):
 
 
 def _store(text):
+    from .extras import MissingPackage
     from .store import check_store_arg
 
     try:
-        return check_store_arg(text)
-    except ValueError as e:
+        return check_store_arg(text, what=None)
+    except (ValueError, MissingPackage) as e:
         raise argparse.ArgumentTypeError(str(e))
 
 
@@ -367,11 +373,13 @@ def add_flaky_arguments(parser):
 
 
 def _broker(text):
+    from .extras import MissingPackage, require
     from .store.redis_store import check_url
 
     try:
         check_url(text)
-    except ValueError as e:
+        require(None, "distributed")
+    except (ValueError, MissingPackage) as e:
         raise argparse.ArgumentTypeError(str(e))
     return text
 

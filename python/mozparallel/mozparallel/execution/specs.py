@@ -11,6 +11,13 @@ from ..contract import TestSpec
 from ..errors import UsageError
 
 
+def command_path(argv_path):
+    """The test file as the command itself: the path as typed, a bare name
+    with ``./`` (as a shell user types it: else the system would look it up
+    on $PATH)."""
+    return argv_path if os.sep in argv_path else os.curdir + os.sep + argv_path
+
+
 def build_specs(selected, exec_cmd=None, protocol="auto", env=(), wrapper=None):
     """(TestSpecs of the tests that will run, SelectedTests that will not).
     ``env``: (NAME, VALUE) pairs for every test; ``wrapper``: a command put
@@ -38,11 +45,11 @@ def build_specs(selected, exec_cmd=None, protocol="auto", env=(), wrapper=None):
         keys = t.keys
         command = keys.get("exec") or keys.get("command")
         if command:
-            argv = shlex.split(command) + [t.path]
+            argv = shlex.split(command) + [t.argv_path]
         elif exec_argv:
-            argv = exec_argv + [t.path]
+            argv = exec_argv + [t.argv_path]
         else:
-            argv = [t.path]
+            argv = [command_path(t.argv_path)]
             if os.path.isfile(t.path) and not os.access(t.path, os.X_OK):
                 not_executable.append(t)
         specs.append(TestSpec(

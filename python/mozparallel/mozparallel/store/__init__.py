@@ -56,13 +56,16 @@ def _is_url(spec):
     return "://" in spec
 
 
-def check_store_arg(text):
-    """Validate ``--store`` (raises ValueError naming the problem)."""
+def check_store_arg(text, what="--store"):
+    """Validate ``--store`` (raises ValueError naming the problem, or
+    ``MissingPackage`` when a URL is given without the redis extra)."""
     if text == NONE or not _is_url(text):
         return text
-    from .redis_store import check_url
+    from ..extras import require
+    from .redis_store import check_url, describe
 
     check_url(text)
+    require(what and "%s %s" % (what, describe(text)), "redis")
     return text
 
 

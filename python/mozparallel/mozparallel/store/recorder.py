@@ -33,7 +33,7 @@ def command_of(spec):
     credentials masked (redact.py: the same command masks the same way,
     so its history still matches)."""
     argv = list(spec.argv)
-    if spec.path and argv and argv[-1] == spec.path:
+    if argv and spec.is_path_arg(argv[-1]):
         argv.pop()
     return shlex.join(redact_argv(argv))
 

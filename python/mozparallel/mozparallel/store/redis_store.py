@@ -75,7 +75,11 @@ class RedisStore:
             from redis.backoff import NoBackoff
             from redis.retry import Retry
         except ImportError:
-            raise StoreError("--store %s needs the redis package (pip install redis)" % describe(url))
+            # Not a store that failed (the run would go on unrecorded) but a
+            # setup to fix: exit 2 with the pip command.
+            from ..extras import MissingPackage, message
+
+            raise MissingPackage(message("--store %s" % describe(url), "redis", "redis"))
         env = os.environ if env is None else env
         self._redis = redis
         self.description = describe(url)

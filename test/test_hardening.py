@@ -379,3 +379,17 @@ def test_full_disk_is_one_warning_at_full_speed(tmp_path, full_disk):
     # A 1 s suite: no stall (it was 30 s waiting on SQLite, 90 s in the issue).
     assert full_seconds < 10, (full_seconds, none_seconds)
     print("full disk: %.2fs, --store none: %.2fs" % (full_seconds, none_seconds))
+
+
+def test_a_store_created_on_a_nearly_full_disk_says_the_disk_is_full(tmp_path, full_disk):
+    """Room for the file but not for its tables: SQLite rolls the schema
+    back itself, and the warning gives its reason (it said "cannot
+    rollback - no transaction is active", the ROLLBACK's own failure)."""
+    write_test(tmp_path, "t.sh", "echo 1..1\necho ok 1\n")
+    fill = full_disk / "fill"
+    subprocess.run(["dd", "if=/dev/zero", "of=%s" % fill, "bs=4k"], capture_output=True)
+    os.truncate(fill, os.path.getsize(fill) - 48 * 1024)
+    proc = paralleltest(["--store", str(full_disk / "h.sqlite"), "t.sh"], cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    [warning] = [line for line in proc.stderr.splitlines() if "h.sqlite" in line]
+    assert "disk is full" in warning and "rollback" not in warning, warning

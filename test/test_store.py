@@ -9,11 +9,12 @@ import time
 
 import pytest
 
-from conftest import VENV_PYTHON, paralleltest, wait_gone, write_test
+from conftest import PYTHON, VENV_PYTHON, ends_by_test, paralleltest, read_raw, wait_gone, write_test
 from mozparallel.settings import store_location
 from mozparallel.store import open_store
 from mozparallel.store.records import ResultRecord, RunRecord
-from mozparallel.store.recorder import command_of
+from mozparallel.store import recorder as recorder_module
+from mozparallel.store.recorder import Recorder, command_of
 from mozparallel.store.sqlite_store import SQLiteStore
 
 
@@ -202,3 +203,123 @@ def test_each_result_is_committed_as_it_is_recorded(tmp_path):
         assert {r.test for r in reader.results_of_run("r")} == {"t%d" % k for k in range(i + 1)}
     store.close()
     reader.close()
+
+
+# -- a store that another process holds locked ---------------------------------
+# Another process's open write transaction (an ``sqlite3`` shell, a stuck
+# run): BEGIN EXCLUSIVE until the file ``release`` exists.
+LOCK_HOLDER = """
+import os, sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+while not os.path.exists(sys.argv[2]):
+    time.sleep(0.02)
+db.execute("COMMIT")
+"""
+
+
+def _hold_lock(path, release):
+    proc = subprocess.Popen([PYTHON, "-c", LOCK_HOLDER, str(path), str(release)], stdout=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout.readline() == "locked\n"
+    return proc
+
+
+def test_a_locked_store_does_not_hold_the_run_up_and_gets_every_result_later(tmp_path):
+    """Every write waits a few ms at most; what the lock kept out is kept in
+    memory and written once the lock is gone (here: before the run ends).
+    The run used to wait 30 s on the first write, then drop the history."""
+    objdir = tmp_path / "obj"
+    objdir.mkdir()
+    _tests(tmp_path / "s", 12, "sleep 0.2\necho 1..1\necho ok 1\n")
+    first = paralleltest(["--objdir", str(objdir), str(tmp_path / "s" / "t00.sh")], cwd=str(tmp_path))
+    assert first.returncode == 0, first.stderr
+    path = objdir / ".mozparallel" / "history.sqlite"
+    raw, release = tmp_path / "raw.log", tmp_path / "release"
+    holder = _hold_lock(path, release)
+    env = dict(os.environ)
+    env.pop("MOZ_OBJDIR", None)
+    proc = subprocess.Popen([VENV_PYTHON, "-m", "mozparallel", "-j", "3", "--max-time", "10", "--objdir",
+                             str(objdir), "--log-raw", str(raw), "s"], cwd=str(tmp_path), env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # All 12 tests end while the file is still locked (about 1 s of work;
+        # the bound is only there so that a stalled run fails, not hangs).
+        deadline = time.monotonic() + 25
+        ends = {}
+        while len(ends) < 12 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            if raw.exists():
+                ends = ends_by_test(read_raw(raw))
+        assert len(ends) == 12, "a locked store held the run up: %d of 12 tests ended" % len(ends)
+    finally:
+        release.touch()
+        out, err = proc.communicate(timeout=60)
+        holder.wait(timeout=10)
+    assert proc.returncode == 0, out + err
+    assert "warning" not in err.lower() and "TIMEOUT" not in out, out + err
+    assert {e["status"] for e in ends.values()} == {"OK"}
+    store = _db(path)
+    [run, _] = store.runs()
+    assert run.status == "OK"
+    assert sorted(r.test for r in store.results_of_run(run.run_id)) == sorted(ends)
+    store.close()
+
+
+def test_a_store_locked_past_the_end_is_one_warning_counting_what_was_lost(tmp_path, monkeypatch):
+    """The end waits (END_WAIT) for the lock, then says how many results
+    were not recorded; results before the lock are in the file, in order."""
+    monkeypatch.setattr(recorder_module, "END_WAIT", 0.3)
+    path = tmp_path / "h.sqlite"
+    store = _db(path)
+    warnings = []
+    rec = Recorder(store, run_id="r1", warn=warnings.append)
+    rec.start(1, {})
+    rec.on_result(_result("before"))
+    release = tmp_path / "release"
+    holder = _hold_lock(path, release)
+    try:
+        started = time.monotonic()
+        for name in ("a", "b", "c"):
+            rec.on_result(_result(name))
+        assert time.monotonic() - started < 1.0         # not 3 x the busy wait: tried once, then kept
+        assert [name for name, _ in rec.pending] == ["record_result"] * 3
+        rec.end("OK")
+    finally:
+        release.touch()
+        holder.wait(timeout=10)
+    assert warnings == ["the history store %s is locked by another process after waiting 0.3s: "
+                        "3 result(s) of run r1 not recorded" % path]
+    assert rec.recorded == 1 and rec.where is None
+    assert [r.test for r in store.results_of_run("r1")] == ["before"]
+    store.close()
+
+
+def test_a_store_locked_for_a_while_is_written_in_order_at_the_next_result(tmp_path, monkeypatch):
+    monkeypatch.setattr(recorder_module, "RETRY_INTERVAL", 0.0)
+    path = tmp_path / "h.sqlite"
+    holder_release = tmp_path / "release"
+    store = _db(path)
+    rec = Recorder(store, run_id="r1", warn=pytest.fail)
+    holder = _hold_lock(path, holder_release)
+    rec.start(1, {})                        # the run itself waits too
+    rec.on_result(_result("a"))
+    assert rec.recorded == 0 and not rec.run_recorded and len(rec.pending) == 2
+    holder_release.touch()
+    holder.wait(timeout=10)
+    rec.on_result(_result("b"))
+    rec.end("OK")
+    assert rec.recorded == 2 and rec.run_recorded and not rec.pending
+    [run] = store.runs()
+    assert run.run_id == "r1" and run.status == "OK"
+    assert [r.test for r in store.results_of_run("r1")] == ["a", "b"]
+    store.close()
+
+
+def _result(test):
+    from mozparallel.contract import TestResult, TestSpec
+
+    spec = TestSpec(id=test, argv=["/src/" + test], path="/src/" + test)
+    return TestResult(spec, {"action": "test_end", "test": test, "status": "OK", "extra": {"wall": 0.1}},
+                      False, None)

@@ -7,6 +7,14 @@ on the same store.
 The run's command line is stored without its credentials (redact.py).
 A store that fails is reported once through ``warn`` and the run carries
 on without it: history is never a reason for a test run to fail.
+
+A store that another process holds locked (StoreBusy: a write waited its
+short while, sqlite_store.WRITE_WAIT) is not a failure: the record is kept
+in memory, in order with those after it, and written at a later result
+(tried again at most every RETRY_INTERVAL, so a lock held for minutes costs
+the pool's event loop a few ms a second, not a stall) and at the end, which
+waits up to END_WAIT for the lock; what is still unwritten then is one
+warning saying how many results were not recorded.
 """
 
 import os
@@ -15,9 +23,14 @@ import socket
 import sys
 import time
 
+from collections import deque
+
 from ..redact import redact_argv
 from .records import ResultRecord, RunRecord
-from .sqlite_store import StoreError
+from .sqlite_store import StoreBusy, StoreError
+
+RETRY_INTERVAL = 0.5    # seconds between tries of a locked store during the run
+END_WAIT = 5.0          # seconds the end of a run waits for a locked store
 
 
 def new_run_id(now=None):
@@ -58,6 +71,9 @@ class Recorder:
         self.started = time.monotonic()
         self.recorded = 0
         self.run_recorded = False       # the run's start is in the store: --resume can carry it on
+        self.pending = deque()          # (method, args) a locked store did not take yet, in order
+        self._retry_at = 0.0
+        self._busy_text = ""
 
     @property
     def where(self):
@@ -71,7 +87,7 @@ class Recorder:
         run = RunRecord(run_id=self.run_id, started=self.started_wall, jobs=jobs, mozinfo=dict(mozinfo or {}),
                         argv=redact_argv(sys.argv if argv is None else argv), kind=self.kind,
                         parent_run=self.parent_run, **info)
-        self.run_recorded = self._call("record_run_start", run)
+        self._call("record_run_start", run)
 
     def on_result(self, result):
         """One finished test (a contract.TestResult with a complete result)."""
@@ -87,19 +103,53 @@ class Recorder:
             start_offset=round(started - self.started, 6) if started is not None else None,
             end_offset=round(end_offset, 6),
         )
-        if self._call("record_result", self.run_id, record):
-            self.recorded += 1
+        self._call("record_result", self.run_id, record)
 
     def end(self, status):
-        self._call("record_run_end", self.run_id, time.time(), status)
-
-    def _call(self, name, *args):
-        if self.store is None:
-            return False
-        try:
-            getattr(self.store, name)(*args)
-            return True
-        except StoreError as e:
-            self.warn("%s; not recording this run any further" % e)
+        """The run's outcome; first what a locked store has not taken yet
+        (waiting up to END_WAIT for it)."""
+        self._call("record_run_end", self.run_id, time.time(), status, wait=END_WAIT)
+        if self.pending and self.store is not None:
+            results = sum(name == "record_result" for name, _ in self.pending)
+            self.warn("%s after waiting %gs: %d result(s) of run %s not recorded%s"
+                      % (self._busy_text, END_WAIT, results, self.run_id,
+                         "" if self.run_recorded else " (nor the run itself)"))
+            self.pending.clear()
             self.store = None
-            return False
+
+    def _call(self, name, *args, wait=None):
+        if self.store is None:
+            return
+        self.pending.append((name, args))
+        self._write_pending(wait)
+
+    def _write_pending(self, wait=None):
+        """Write what is pending, oldest first. While the store is locked,
+        try once per RETRY_INTERVAL (``wait``: keep trying for that long)."""
+        now = time.monotonic()
+        if wait is None and now < self._retry_at:
+            return
+        deadline = now + (wait or 0.0)
+        pending = self.pending
+        while pending:
+            name, args = pending[0]
+            try:
+                getattr(self.store, name)(*args)
+            except StoreBusy as e:
+                self._busy_text = str(e)
+                if time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                self._retry_at = time.monotonic() + RETRY_INTERVAL
+                return
+            except StoreError as e:
+                self.warn("%s; not recording this run any further" % e)
+                self.store = None
+                pending.clear()
+                return
+            pending.popleft()
+            if name == "record_result":
+                self.recorded += 1
+            elif name == "record_run_start":
+                self.run_recorded = True
+        self._retry_at = 0.0

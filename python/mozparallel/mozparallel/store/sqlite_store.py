@@ -4,6 +4,11 @@ Each result is committed as it arrives, so a runner killed with SIGKILL
 leaves every finished result readable. WAL mode plus a busy timeout let two
 runs (or a run and ``paralleltest history``) use the file at once: readers
 never block, writers wait their turn for a few ms.
+
+A write waits at most WRITE_WAIT for another connection's lock (it runs in
+the pool's event loop, between reads of the tests' output); past that it
+raises StoreBusy and the recorder keeps the record to write later
+(store/recorder.py). Reads, and opening the file, wait up to BUSY_TIMEOUT.
 """
 
 import json
@@ -17,7 +22,8 @@ from .records import (RESULT_FIELDS, RUN_FIELDS, ResultRecord, RunRecord, check_
                       median_durations)
 
 FILENAME = "history.sqlite"
-BUSY_TIMEOUT = 30.0         # seconds a writer waits for another run's write
+BUSY_TIMEOUT = 30.0         # seconds opening the file or a read waits for another connection
+WRITE_WAIT = 0.05           # seconds a write waits before it is left for later (StoreBusy)
 SCHEMA_VERSION = 2
 # Per-test results kept for durations(): enough for the median of 5 even
 # when a few runs used another command.
@@ -47,6 +53,11 @@ ADDED_RUN_COLUMNS = (("kind", "TEXT"), ("parent_run", "TEXT"))
 
 class StoreError(Exception):
     """The store cannot be opened or written (the message names it)."""
+
+
+class StoreBusy(StoreError):
+    """Another connection holds the file locked: the write was not made,
+    and can be tried again later."""
 
 
 def _busy(error):
@@ -90,6 +101,7 @@ class SQLiteStore:
                 for suffix in ("", "-wal", "-shm"):
                     make_private(path + suffix)
             self.db = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
+            self._wait = BUSY_TIMEOUT
             self._setup()
         except (OSError, sqlite3.Error) as e:
             if self.db is not None:
@@ -112,6 +124,8 @@ class SQLiteStore:
                     raise
                 time.sleep(0.02)
         db.execute("PRAGMA synchronous=NORMAL")   # durable against a killed process, not power loss
+        if db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            return      # nothing to create: no need to wait for a write lock
         db.execute("BEGIN IMMEDIATE")
         try:
             for statement in SCHEMA.split(";"):
@@ -124,8 +138,20 @@ class SQLiteStore:
             db.execute("PRAGMA user_version=%d" % SCHEMA_VERSION)
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            # SQLite may have rolled back already (a full disk does): a
+            # ROLLBACK then fails and would hide the reason.
+            if db.in_transaction:
+                try:
+                    db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
             raise
+
+    def _waiting(self, seconds):
+        """Set how long the next statement waits for a lock (only when it changes)."""
+        if self._wait != seconds:
+            self.db.execute("PRAGMA busy_timeout=%d" % int(seconds * 1000))
+            self._wait = seconds
 
     # -- writing -------------------------------------------------------------
     def record_run_start(self, run):
@@ -148,9 +174,17 @@ class SQLiteStore:
 
     def _write(self, sql, values):
         try:
+            self._waiting(WRITE_WAIT)
             self.db.execute(sql, values)
         except sqlite3.Error as e:
-            raise StoreError("cannot write to the history store %s: %s" % (self.path, e))
+            if _busy(e):
+                raise StoreBusy("the history store %s is locked by another process" % self.path)
+            raise StoreError("cannot write to the history store %s: %s"
+                             % (self.path, _reason(e, os.path.dirname(os.path.abspath(self.path)))))
+
+    def _query(self, sql, values):
+        self._waiting(BUSY_TIMEOUT)
+        return self.db.execute(sql, values)
 
     # -- reading -------------------------------------------------------------
     def durations(self, test_ids, command=None):
@@ -180,7 +214,7 @@ class SQLiteStore:
                "(SELECT run_id, started FROM runs ORDER BY started DESC LIMIT ?) u USING (run_id) "
                "ORDER BY u.started, r.end_offset" % cols)
         try:
-            return self.db.execute(sql, (runs,)).fetchall()
+            return self._query(sql, (runs,)).fetchall()
         except sqlite3.Error as e:
             raise StoreError("cannot read %s: %s" % (self.path, e))
 
@@ -189,8 +223,8 @@ class SQLiteStore:
                              "WHERE r.run_id = ? ORDER BY r.end_offset", (run_id,))
 
     def runs(self, limit=10):
-        cur = self.db.execute("SELECT %s FROM runs ORDER BY started DESC LIMIT ?" % ", ".join(RUN_FIELDS),
-                              (limit,))
+        cur = self._query("SELECT %s FROM runs ORDER BY started DESC LIMIT ?" % ", ".join(RUN_FIELDS),
+                          (limit,))
         out = []
         for row in cur:
             d = dict(zip(RUN_FIELDS, row))
@@ -202,7 +236,7 @@ class SQLiteStore:
 
     def unsynced_runs(self, remote, limit=50):
         """Finished runs among the newest ``limit`` that ``remote`` lacks."""
-        cur = self.db.execute(
+        cur = self._query(
             "SELECT run_id FROM (SELECT run_id, ended, synced, started FROM runs ORDER BY started DESC "
             "LIMIT ?) WHERE ended IS NOT NULL AND (synced IS NULL OR synced != ?) ORDER BY started",
             (limit, remote))
@@ -210,7 +244,7 @@ class SQLiteStore:
         return [r for r in self.runs(limit) if r.run_id in wanted]
 
     def _results(self, sql, values):
-        cur = self.db.execute(sql, values)
+        cur = self._query(sql, values)
         names = [d[0] for d in cur.description]
         out = []
         for row in cur:

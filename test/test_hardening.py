@@ -393,3 +393,45 @@ def test_a_store_created_on_a_nearly_full_disk_says_the_disk_is_full(tmp_path, f
     assert proc.returncode == 0, proc.stderr
     [warning] = [line for line in proc.stderr.splitlines() if "h.sqlite" in line]
     assert "disk is full" in warning and "rollback" not in warning, warning
+
+
+def test_log_files_on_a_full_disk_are_one_warning_each_and_exit_3(tmp_path, full_disk):
+    """CI lost its structured logs: each is named once on stderr and the run
+    exits 3 (1 still wins when a result was unexpected); stdout and the
+    other outputs go on, and no temporary report file is left behind."""
+    write_test(tmp_path, "ok.sh", "echo 1..1\necho ok 1\n")
+    write_test(tmp_path, "fails.sh", "echo 1..1\necho not ok 1\n")
+    subprocess.run(["dd", "if=/dev/zero", "of=%s" % (full_disk / "fill"), "bs=4k"], capture_output=True)
+    logs = {opt: full_disk / ("x." + opt.rsplit("-", 1)[1]) for opt in ("--log-raw", "--log-tbpl",
+                                                                          "--log-errorsummary")}
+    args = ["--store", "none", "-r", "tap", "--report-html", str(full_disk / "r.html")]
+    for opt, path in logs.items():
+        args += [opt, str(path)]
+    proc = paralleltest(args + ["ok.sh"], cwd=str(tmp_path))
+    assert proc.returncode == 3, proc.stderr
+    assert "ok 1 - ok.sh" in proc.stdout and "1..1" in proc.stdout
+    for path in logs.values():
+        named = [line for line in proc.stderr.splitlines() if str(path) in line]
+        assert named == ["paralleltest: warning: cannot write log file %s: No space left on device; "
+                         "the log is incomplete" % path], proc.stderr
+    assert "r.html: No space left on device" in proc.stderr
+    assert sorted(os.listdir(full_disk)) == sorted(["fill"] + [p.name for p in logs.values()])
+    failing = paralleltest(args + ["fails.sh"], cwd=str(tmp_path))
+    assert failing.returncode == 1, failing.stderr
+
+
+def test_stdout_closed_by_its_reader_is_not_a_failure(tmp_path):
+    """``paralleltest -r tap ... | head -1``: the run goes on, writes its
+    raw log whole and exits as its results say, without a word."""
+    for i in range(30):
+        write_test(tmp_path, "t%02d.sh" % i, "echo 1..3\necho ok 1\necho ok 2\necho ok 3\n")
+    env = _env()
+    proc = subprocess.Popen([VENV_PYTHON, "-m", "mozparallel", "--store", "none", "-r", "tap", "-j", "2",
+                             "--log-raw", "raw.log", "."], cwd=str(tmp_path), env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline() == b"TAP version 13\n"
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0, err
+    assert err == ""
+    assert len(ends_by_test(read_raw(tmp_path / "raw.log"))) == 30

@@ -136,3 +136,74 @@ def wait_started(path, n, timeout=20):
     while time.monotonic() < deadline and len(started(path)) < n:
         time.sleep(0.02)
     time.sleep(0.2)
+
+
+# -- a signal once the tests have ended ------------------------------------------
+def report_fifo(tmp_path, proc):
+    """Make the run's report.html (the state directory's: its temporary file
+    is report.html.tmp-PID) a FIFO: the runner blocks writing its report
+    until the test reads it, so a signal sent meanwhile lands there."""
+    state = tmp_path / ".mozparallel"
+    state.mkdir(mode=0o700, exist_ok=True)
+    fifo = state / ("report.html.tmp-%d" % proc.pid)
+    os.mkfifo(str(fifo))
+    return fifo
+
+
+def wait_for_suite_end(path, timeout=30):
+    """The logs are closed: the runner is now at its reports."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if '"suite_end"' in open(path).read():
+                return
+        except OSError:
+            pass
+        time.sleep(0.02)
+    raise AssertionError("no suite_end after %ss" % timeout)
+
+
+def test_a_sigint_after_the_tests_ended_still_writes_everything(tmp_path, marker):
+    """Ctrl-C while the reports are written: nothing is cut short and the
+    exit status is the results' (it was "interrupted: 0 of 3 tests did not
+    finish" and 130; after the handlers were restored, "interrupted while
+    starting")."""
+    sleepers(tmp_path, 3, "sleep 0.2")
+    proc = start(tmp_path, marker, ["-j", "3", "."])
+    fifo = report_fifo(tmp_path, proc)
+    wait_for_suite_end(tmp_path / "raw.log")
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    with open(str(fifo)) as f:
+        page = f.read()
+    out, err = ended(proc, marker)
+    assert proc.returncode == 0, err
+    assert "</html>" in page and (tmp_path / ".mozparallel" / "report.html").exists()
+    assert err.strip() == ("paralleltest: SIGINT after the tests had ended: the logs, the history and the "
+                           "reports were written all the same (a second one cuts them short)")
+    from mozparallel.store.sqlite_store import SQLiteStore
+
+    store = SQLiteStore(str(tmp_path / ".mozparallel" / "history.sqlite"))
+    [run] = store.runs()
+    assert run.status == "OK" and len(store.results_of_run(run.run_id)) == 3
+    store.close()
+
+
+def test_a_second_sigint_after_the_tests_ended_cuts_the_reports_short_and_says_so(tmp_path, marker):
+    sleepers(tmp_path, 3, "sleep 0.2")
+    proc = start(tmp_path, marker, ["-j", "3", "."])
+    fifo = report_fifo(tmp_path, proc)
+    wait_for_suite_end(tmp_path / "raw.log")
+    deadline = time.monotonic() + 10
+    while proc.poll() is None and time.monotonic() < deadline:
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+    if proc.poll() is None:         # (it went on waiting for its report to be read)
+        with open(str(fifo)) as f:
+            f.read()
+    out, err = ended(proc, marker)
+    assert proc.returncode == 130, err
+    assert err.strip() == ("paralleltest: interrupted by SIGINT while writing the reports, after the tests had "
+                           "ended: the reports are incomplete (the logs are complete)")
+    assert read_raw(tmp_path / "raw.log")[-1]["action"] == "suite_end"
+    assert not fifo.exists()        # its temporary file is not left behind

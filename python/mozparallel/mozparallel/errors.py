@@ -11,6 +11,7 @@ import signal
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1         # some result was unexpected
 EXIT_USAGE = 2              # bad input (argparse's convention)
+EXIT_LOG_LOST = 3           # every result as expected, but a --log-* file could not be written
 EXIT_INTERRUPTED = 130      # 128 + SIGINT
 # A run ended by a signal exits 128 + its number, as a shell reports it.
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}

@@ -16,6 +16,12 @@ formatters, in the same order), and the streams of mozlog's
 ``flush()`` after each batch of input, so every finished result reaches the
 files within one loop turn (nothing is lost by a SIGKILLed runner beyond
 the batch being written).
+
+A stream that cannot be written (a ``--log-*`` file on a full disk) is one
+warning on stderr naming it; it is then left alone (what it would have got
+is dropped, not kept in memory), the other streams go on, and
+``EventLog.failed`` names it so the run can exit non-zero. Standard output
+closed by its reader (``| head``) is not a failure: the run goes on quietly.
 """
 
 import json
@@ -84,6 +90,17 @@ def _is_mozlog_json(formatter):
     return getattr(formatter, "__qualname__", "") == "JSONFormatter.<locals>.<lambda>"
 
 
+def _drop(text):
+    pass
+
+
+def _is_stdout(stream):
+    try:
+        return stream is sys.stdout or stream is sys.__stdout__ or stream.fileno() == 1
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 class BatchedStreamHandler:
     """mozlog's ``StreamHandler`` without the flush per message (and without
     its encode/decode round trip: our text is decoded with ``replace``, so it
@@ -92,6 +109,7 @@ class BatchedStreamHandler:
     def __init__(self, stream, formatter):
         self.stream = stream
         self.formatter = formatter
+        self.error = None           # why the stream could not be written (then it is left alone)
         self._pending = []          # formatted text not yet written
         self._write = self._pending.append
         # setup_logging wraps the formatter in a LogLevelFilter, which only
@@ -121,12 +139,35 @@ class BatchedStreamHandler:
             self._write(formatted)
 
     def flush(self):
+        if self._write is _drop:
+            return
         try:
             if self._pending:
                 text = "".join(self._pending)
                 self._pending.clear()
                 self.stream.write(text)
             self.stream.flush()
+        except (OSError, ValueError) as e:
+            self._failed(e)
+
+    def _failed(self, error):
+        self._pending.clear()
+        self._write = _drop
+        if _is_stdout(self.stream):
+            if isinstance(error, (BrokenPipeError, ValueError)):
+                return          # closed by its reader (``| head``): as before, nothing to say
+            name = "standard output"
+        else:
+            name = "log file %s" % (getattr(self.stream, "name", None) or repr(self.stream))
+            try:
+                # Now, not at exit: closing drops what the file's buffer
+                # still holds (the interpreter would print the error again).
+                self.stream.close()
+            except (OSError, ValueError):
+                pass
+        self.error = "cannot write %s: %s" % (name, getattr(error, "strerror", None) or error)
+        try:
+            print("paralleltest: warning: %s; the log is incomplete" % self.error, file=sys.stderr, flush=True)
         except (OSError, ValueError):
             pass
 
@@ -260,4 +301,10 @@ class EventLog:
     def flush(self):
         for stream in self._streams:
             stream.flush()
+
+    @property
+    def failed(self):
+        """What could not be written: one line per stream ("cannot write
+        log file FILE: REASON"), empty when every stream took everything."""
+        return [stream.error for stream in self._streams if stream.error]
 

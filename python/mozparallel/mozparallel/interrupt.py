@@ -2,6 +2,12 @@
 first stops it gracefully (nothing new starts, running tests are ended with
 --kill-grace), a second ends the running tests at once; afterwards, the
 exit status (130, 143 or 129) and the command that carries the run on.
+
+Once every test has finished (``finishing()``), a signal stops nothing:
+the first is only noted (``late``) and the run still writes its logs,
+history and reports and exits as its results say; a second one cuts that
+short (KeyboardInterrupt, which run.py reports as such). The handlers stay
+until run.py has closed everything (``restore()`` is its last step).
 """
 
 import os
@@ -17,14 +23,26 @@ class Interrupts:
     """The run's SIGINT/SIGTERM/SIGHUP handlers; ``stop(reason, hard)`` is the
     pool's (or the rounds') stop, safe to call from a handler."""
 
-    def __init__(self, stop, end_running=None):
+    def __init__(self, stop=None, end_running=None):
         """``end_running(reason)``: with --keep-going, what a first Ctrl-C
         does instead of stopping (ends the tests running now only)."""
         self.stop = stop
         self.end_running = end_running
         self.received = []          # signal numbers that stop the run, in order
         self.kept_going = 0         # Ctrl-Cs that only ended the running tests
+        self.late = []              # signal numbers that came after finishing()
+        self._finishing = False
         self._previous = {}
+
+    @property
+    def finished(self):
+        """Whether the tests have ended (``finishing()`` was called)."""
+        return self._finishing
+
+    def finishing(self):
+        """Every test has finished: from now on a signal is noted (``late``),
+        and only a second one interrupts (KeyboardInterrupt)."""
+        self._finishing = True
 
     def install(self):
         for sig in EXIT_STATUS:
@@ -36,6 +54,11 @@ class Interrupts:
         self._previous = {}
 
     def _on_signal(self, signum, frame):
+        if self._finishing:
+            self.late.append(signum)
+            if len(self.late) > 1:
+                raise KeyboardInterrupt(signal.Signals(signum).name)
+            return
         if signum == signal.SIGINT and self.end_running is not None and not self.kept_going \
                 and not self.received:
             self.kept_going += 1
@@ -51,6 +74,16 @@ class Interrupts:
     @property
     def exit_status(self):
         return EXIT_STATUS.get(self.received[0], 130) if self.received else None
+
+    @property
+    def late_exit_status(self):
+        """The exit status of a run whose finishing was cut short."""
+        first = (self.received or self.late or [signal.SIGINT])[0]
+        return EXIT_STATUS.get(first, 130)
+
+
+def signal_name(signum):
+    return signal.Signals(signum).name
 
 
 def command_words(argv=None):

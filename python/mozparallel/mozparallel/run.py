@@ -12,13 +12,13 @@ import time
 
 from .commands.resume import load_resumed, replay
 from .contract import is_unexpected
-from .errors import EXIT_OK, EXIT_UNEXPECTED, UsageError
+from .errors import EXIT_LOG_LOST, EXIT_OK, EXIT_UNEXPECTED, UsageError
 from .events import EventLog
 from .execution.environment import test_environment
 from .execution.pool import Pool
 from .execution.specs import build_specs
 from .flaky import FlakyRounds
-from .interrupt import Interrupts, resume_hint
+from .interrupt import Interrupts, resume_hint, signal_name
 from .protocols import make_parser
 from .reporting.logger import setup_logger
 from .reporting.run_reporters import RunReporters, check_report_path
@@ -75,14 +75,56 @@ def run(options, topobjdir=None):
         write_listing(sys.stdout, selected, run_info, settings.list_format)
         return EXIT_OK
     store = _open_store(settings)
+    interrupts = Interrupts()
+    ending = _Ending()
     try:
-        return _run(settings, store, selected, run_info)
+        try:
+            return _run(settings, store, selected, run_info, interrupts, ending)
+        finally:
+            if store is not None:
+                try:
+                    store.close()
+                except StoreError:
+                    pass
+    except KeyboardInterrupt:
+        if not interrupts.finished:
+            raise       # (before the tests: cli.py says "interrupted while starting")
+        return ending.cut_short(interrupts)
     finally:
-        if store is not None:
-            try:
-                store.close()
-            except StoreError:
-                pass
+        interrupts.restore()        # the last step: a signal before it is ours
+
+
+# What a run does once its tests have ended, in order, and what a second
+# signal then leaves incomplete.
+RECORDING, LOGS, REPORTS, CLOSING = range(4)
+_PHASES = {
+    RECORDING: ("recording the run in the history", "the logs and the reports are incomplete"),
+    LOGS: ("writing the logs", "the logs and the reports are incomplete"),
+    REPORTS: ("writing the reports", "the reports are incomplete (the logs are complete)"),
+    CLOSING: ("finishing", "the logs and the reports are complete"),
+}
+
+
+class _Ending:
+    """How far the end of the run got (a second signal after the tests
+    ended cuts it short: interrupt.py)."""
+
+    def __init__(self):
+        self.phase = None
+        self.hint = None        # the resume hint of an interrupted run
+
+    def cut_short(self, interrupts):
+        doing, left = _PHASES.get(self.phase, _PHASES[RECORDING])
+        name = signal_name((interrupts.late or interrupts.received)[-1])
+        print("paralleltest: interrupted by %s while %s, after the tests had ended: %s"
+              % (name, doing, left), file=sys.stderr)
+        if self.hint:
+            print(self.hint, file=sys.stderr)
+        return interrupts.late_exit_status
+
+    def print_hint(self):
+        hint, self.hint = self.hint, None
+        print(hint, file=sys.stderr)
 
 
 def _last_failures(settings, store, selected):
@@ -101,7 +143,7 @@ def _last_failures(settings, store, selected):
     return kept
 
 
-def _run(settings, store, selected, run_info):
+def _run(settings, store, selected, run_info, interrupts, ending):
     if settings.rerun_failures:
         selected = _last_failures(settings, store, selected)
     sched = settings.schedule
@@ -173,29 +215,46 @@ def _run(settings, store, selected, run_info):
 
     rounds = FlakyRounds(settings.flaky, logger, events, specs, new_pool, record_round)
     # First SIGINT/SIGTERM/SIGHUP: graceful stop; second: at once
-    # (interrupt.py). The handlers stay until the logs are closed.
-    interrupts = Interrupts(rounds.stop, rounds.end_running if settings.keep_going else None)
-    interrupted = interrupts.received
+    # (interrupt.py). Once the tests have ended, one is only noted; the
+    # handlers stay until run() has closed everything.
+    interrupts.stop = rounds.stop
+    interrupts.end_running = rounds.end_running if settings.keep_going else None
     interrupts.install()
     started = time.monotonic()
     try:
         rounds.run(scheduler, jobs, on_result)     # the main run, and any re-runs/repeats (flaky/)
         tally.intermittent(rounds.intermittent_ids())
     finally:
+        interrupts.finishing()
+        elapsed = time.monotonic() - started
+        interrupted = list(interrupts.received)
+        ending.phase = RECORDING
         recorder.end("INTERRUPTED" if interrupted else "UNEXPECTED" if status.any_unexpected else "OK")
+        unfinished = [s for s in specs if s.id not in finished]
+        if interrupted:
+            ending.hint = resume_hint(recorder.run_id, recorder.run_recorded, unfinished, len(specs))
+        ending.phase = LOGS
         reporters.end_of_run()
-        logger.info(tally.summary(time.monotonic() - started))
+        logger.info(tally.summary(elapsed))
         logger.suite_end()
         events.flush()
         logger.shutdown()
-        unfinished = [s for s in specs if s.id not in finished]
+        ending.phase = REPORTS
         reporters.write_reports(interrupted=(rounds.stop_reason or "interrupted") if interrupted else None,
                                 unfinished=unfinished, runnable=len(specs))
-        interrupts.restore()
+        ending.phase = CLOSING
+    if interrupts.late:
+        print("paralleltest: %s after the tests had ended: the logs, the history and the reports were "
+              "written all the same (a second one cuts them short)" % signal_name(interrupts.late[0]),
+              file=sys.stderr)
     if interrupted:
-        print(resume_hint(recorder.run_id, recorder.run_recorded, unfinished, len(specs)), file=sys.stderr)
+        ending.print_hint()
         return interrupts.exit_status
-    return EXIT_UNEXPECTED if status.any_unexpected else EXIT_OK
+    if status.any_unexpected:
+        return EXIT_UNEXPECTED
+    # Every result as expected, but a log the run was asked for is
+    # incomplete (events.py warned, naming it): CI lost its structured log.
+    return EXIT_LOG_LOST if events.failed else EXIT_OK
 
 
 def _pool_factory(settings, run_id, parser_for, pool_options, on_tick):

@@ -168,8 +168,16 @@ def write_report(path, data, private=False):
         ensure_private_dir(directory)
         return write_private(path, render(data))
     os.makedirs(directory, exist_ok=True)
+    text = render(data)
     tmp = "%s.tmp-%d" % (path, os.getpid())
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(render(data))
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)      # (a full disk: nothing half-written is left behind)
+        except OSError:
+            pass
+        raise
     return path

@@ -5,7 +5,10 @@ this process and printed (median of ``--reps`` repetitions):
 * one psutil sample of a one-process test tree (execution/metrics.py);
 * one plain ``ok N`` line through the TAP parser, and through
   ``--protocol auto`` once it has chosen TAP (the same parser, called
-  directly: the two should cost the same).
+  directly: the two should cost the same);
+* one such line through the framing of a test's stdout
+  (execution/framing.py: bytes read 64 KiB at a time in, lines out), and
+  through framing plus the TAP parser as the pool's ``_read`` does it.
 
 These were asserts in the test suite (``cost < 5 ms``, ``auto < 1.25 x
 tap``); on a shared, loaded machine a timing says little about a change, so
@@ -75,14 +78,40 @@ def line_costs(lines):
     return cost(TapParser("t")), cost(AutoParser("t"))
 
 
+def framing_costs(lines):
+    """(framing, framing + TAP) seconds per ``ok N`` line, read in chunks of
+    framing.READ_SIZE bytes as the pool reads a pipe."""
+    from ..execution.framing import READ_SIZE, Framer
+    from ..protocols.tap import TapParser
+
+    data = "".join("ok %d - point\n" % i for i in range(1, lines + 1)).encode()
+    chunks = [data[i:i + READ_SIZE] for i in range(0, len(data), READ_SIZE)]
+
+    def cost(parse):
+        framer = Framer()
+        feed = framer.feed
+        feed_lines = TapParser("t").feed_lines if parse else None
+        started = time.perf_counter()
+        for chunk in chunks:
+            got = feed(chunk)
+            if got and parse:
+                feed_lines(got)
+        return (time.perf_counter() - started) / lines
+
+    return cost(False), cost(True)
+
+
 def measure(reps, results, samples, lines):
-    figures = {"record": [], "sample": [], "tap": [], "auto": []}
+    figures = {"record": [], "sample": [], "tap": [], "auto": [], "frame": [], "frame_tap": []}
     for _ in range(reps):
         figures["record"].append(record_cost(results))
         figures["sample"].append(sample_cost(samples))
         tap, auto = line_costs(lines)
         figures["tap"].append(tap)
         figures["auto"].append(auto)
+        frame, frame_tap = framing_costs(lines)
+        figures["frame"].append(frame)
+        figures["frame_tap"].append(frame_tap)
     return {k: statistics.median(v) for k, v in figures.items()}
 
 
@@ -99,6 +128,8 @@ def main(argv=None):
     print("  sample a one-process tree:         %8.1f us" % (m["sample"] * 1e6))
     print("  one 'ok N' line, --protocol tap:   %8.1f ns" % (m["tap"] * 1e9))
     print("  one 'ok N' line, --protocol auto:  %8.1f ns (%.2f x tap)" % (m["auto"] * 1e9, m["auto"] / m["tap"]))
+    print("  one 'ok N' line framed (64 KiB reads): %4.1f ns" % (m["frame"] * 1e9))
+    print("  one 'ok N' line framed + TAP:      %8.1f ns" % (m["frame_tap"] * 1e9))
 
 
 if __name__ == "__main__":

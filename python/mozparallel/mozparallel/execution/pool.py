@@ -297,12 +297,24 @@ class Pool:
         if not lines:
             return
         if kind == _STDOUT:
-            self._feed(r, lines)
+            self._feed(r, lines, framer.pieces)
         else:
             self._stderr(r, lines)
 
-    def _feed(self, r, lines):
-        evs = r.parser.feed_lines(lines)
+    def _feed(self, r, lines, pieces=None):
+        """Parse stdout ``lines``; ``pieces``: see framing.Framer (the later
+        pieces of a line longer than MAX_LINE are output, never parsed)."""
+        if pieces is None:
+            evs = r.parser.feed_lines(lines)
+        else:
+            lead, tail = pieces
+            end = len(lines) - tail
+            test = r.spec.id
+            evs = [{"action": "process_output", "process": "", "data": piece, "test": test}
+                   for piece in lines[:lead] if piece]
+            evs += r.parser.feed_lines(lines[lead:end])
+            evs += [{"action": "process_output", "process": "", "data": piece, "test": test}
+                    for piece in lines[end:] if piece]
         if evs:
             self._deliver(r, evs)
 
@@ -328,7 +340,7 @@ class Pool:
         tail = framer.end() if framer is not None else ""
         if tail:
             if kind == _STDOUT:
-                self._feed(r, [tail])
+                self._feed(r, [tail], framer.pieces)
             else:
                 self._stderr(r, [tail])
         self.sel.unregister(fd)

@@ -11,8 +11,9 @@ import time
 
 import pytest
 
-from conftest import (PYTHON, VENV_PYTHON, ends_by_test, paralleltest, read_raw, wait_gone,
+from conftest import (PYTHON, VENV_PYTHON, ends_by_test, marked_processes, paralleltest, read_raw, wait_gone,
                       write_python_test, write_test)
+from mozparallel.execution.process import TOKEN_VAR
 
 
 def run(tmp_path, marker, args, files, **kwargs):
@@ -283,3 +284,39 @@ def test_sigkilled_runner_leaves_finished_results_and_no_process(tmp_path, marke
     assert not any(e["action"] == "suite_end" for e in events)
     # The guardian ended the slow tests (SIGTERM ignored: SIGKILL after 1 s).
     assert wait_gone(marker, 10) == []
+
+
+def test_sigkilled_runner_ends_children_that_cleared_their_environment(tmp_path, marker):
+    """``env -i``: no token to find them by. The guardian also ends the
+    sessions of the tests that were running (the runner tells it each one)
+    and everything below their processes (one that also left the session)."""
+    sleeper = "%s -c 'import time; time.sleep(307)' %s" % (PYTHON, marker)
+    write_test(tmp_path, "cleared.sh", "echo 1..1\nenv -i %s &\nsleep 300\necho ok 1\n" % sleeper)
+    write_test(tmp_path, "daemon.sh", "echo 1..1\nenv -i setsid %s &\nsleep 300\necho ok 1\n" % sleeper)
+    # Its test exits at once: the child is the runner's (a subreaper) when it dies.
+    write_test(tmp_path, "orphan.sh", "echo 1..1\nenv -i %s &\necho ok 1\n" % sleeper)
+    env = dict(os.environ, MOZPARALLEL_TEST_MARKER=marker)
+    env.pop("MOZ_OBJDIR", None)
+    proc = subprocess.Popen([VENV_PYTHON, "-m", "mozparallel", "-j", "3", "--kill-grace", "1", "--store", "none",
+                             "--timeout", "300", "."], cwd=str(tmp_path), env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+    def cleared():
+        return [p for p in marked_processes(marker) if "time.sleep(307)" in " ".join(p.cmdline())]
+
+    try:
+        deadline = time.monotonic() + 30
+        while len(cleared()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(cleared()) == 3
+        assert all(TOKEN_VAR not in p.environ() for p in cleared())
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        left = wait_gone(marker, 10)
+        assert left == [], [" ".join(p.cmdline()) for p in left]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for p in marked_processes(marker):      # (what a failing run left: by pid)
+            p.kill()

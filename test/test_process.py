@@ -205,3 +205,32 @@ def test_guardian_ends_the_runs_marked_processes_when_the_runner_goes_without_do
         if guardian.popen.poll() is None:
             guardian.popen.kill()
             guardian.popen.wait()
+
+
+def test_guardian_ends_the_sessions_it_was_told_of_and_only_those():
+    """No token in these (``env -i``): the guardian finds them by the test
+    sessions the runner told it of; a session it was told is over, and one
+    it never heard of, are left alone."""
+    guardian = start_guardian("guard-%d-" % os.getpid(), 0.5)
+    sleep = ["/bin/sh", "-c", "trap '' TERM; echo ready; exec sleep 60"]
+    procs = {name: subprocess.Popen(sleep, env={"PATH": os.environ["PATH"]}, stdout=subprocess.PIPE,
+                                    start_new_session=True)
+             for name in ("running", "over", "unknown")}
+    try:
+        assert all(p.stdout.readline() == b"ready\n" for p in procs.values())
+        guardian.session_started(procs["running"].pid)
+        guardian.session_started(procs["over"].pid)
+        guardian.session_ended(procs["over"].pid)
+        guardian.popen.stdin.close()        # the runner "died": end of file, no "done"
+        assert guardian.popen.wait(timeout=30) == 0
+        assert procs["running"].wait(timeout=30) == -signal.SIGKILL     # (SIGTERM ignored: after the grace)
+        assert procs["over"].poll() is None and procs["unknown"].poll() is None
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            proc.stdout.close()
+        if guardian.popen.poll() is None:
+            guardian.popen.kill()
+            guardian.popen.wait()

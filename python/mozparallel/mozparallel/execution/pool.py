@@ -278,6 +278,8 @@ class Pool:
         r.open_fds.update((r.proc.stdout_fd, r.proc.stderr_fd))
         self.running[r.proc.pid] = r
         self.sampler.start(r.token, r.proc.pid, r.started)
+        if self.guardian is not None:
+            self.guardian.session_started(r.proc.pid)   # its own session: sid == pid (process.py)
 
     def _read(self, r, fd, kind):
         try:
@@ -493,6 +495,10 @@ class Pool:
             grace = 0 if self.stop_hard else self.options.kill_grace
             leaked = leaked + self.leaks.sort_adopted(r, adopted, self.running, self._test_of_token,
                                                       self.watch, grace)
+        elif self.guardian is not None:
+            # Nothing adopted: nothing of its session is alive, and its
+            # number may be another's later (the guardian forgets it).
+            self.guardian.session_ended(r.proc.pid)
         exit = ExitInfo(returncode=None)
         if reaped is not None:
             if reaped.returncode < 0:

@@ -111,7 +111,9 @@ def spawn(argv, cwd=None, env=None):
 
 class Guardian:
     """The run's guardian process (guardian.py): ends the run's tests if the
-    runner dies without ending them. ``done()`` at a normal end."""
+    runner dies without ending them. The pool tells it each test's session
+    as the test starts and once nothing of the test is left; ``done()`` at a
+    normal end."""
 
     def __init__(self, token_prefix, grace):
         env = {k: v for k, v in os.environ.items() if k != TOKEN_VAR}
@@ -119,14 +121,36 @@ class Guardian:
         self.popen = subprocess.Popen(
             [sys.executable, "-I", "-S", script, token_prefix, repr(float(grace))],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env=env, start_new_session=True,
+            env=env, start_new_session=True, bufsize=0,
         )
         self.pid = self.popen.pid
+        self._fd = self.popen.stdin.fileno()
+        # Never block the pool's loop: the guardian reads every few ms; if it
+        # ever does not, a message is dropped rather than waited for.
+        os.set_blocking(self._fd, False)
+
+    def session_started(self, sid):
+        self._tell(b"+%d\n" % sid)
+
+    def session_ended(self, sid):
+        self._tell(b"-%d\n" % sid)
+
+    def _tell(self, message):
+        if self._fd is None:
+            return
+        try:
+            os.write(self._fd, message)
+        except OSError:
+            pass
 
     def done(self):
         """The run ended normally: let the guardian exit without doing anything."""
+        self._fd = None
         try:
-            self.popen.stdin.write(b"done")
+            self.popen.stdin.write(b"done\n")
+        except OSError:
+            pass
+        try:
             self.popen.stdin.close()
         except OSError:
             pass

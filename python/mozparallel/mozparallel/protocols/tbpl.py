@@ -118,7 +118,7 @@ class TbplParser(Parser):
             word = token[len("TEST-UNEXPECTED-"):]
             if word == "WARNING":
                 # Treeherder leaves TEST-UNEXPECTED-WARNING out of failure lines.
-                return [{"action": "log", "level": "WARNING",
+                return [{"action": "log", "level": "WARNING", "test": self.test,
                          "message": "%s: warning: %s" % (self.test, " | ".join(
                              p for p in (subject, message) if p))}]
             status = _substatus(word)

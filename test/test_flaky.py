@@ -80,30 +80,33 @@ def test_rerun_failures_tells_intermittent_from_real(tmp_path):
 
     flaky_ends = ends_of(events, flaky)
     assert attempts(env["FLAKY_COUNTER"]) == 3
-    assert [e["status"] for e in flaky_ends] == ["ERROR", "ERROR", "OK"]
+    # A failing point is the failure line; the file itself ends OK (one failure, one line).
+    assert [e["status"] for e in flaky_ends] == ["OK", "OK", "OK"]
     for e in flaky_ends[:2]:        # logged as xpcshell does before a re-run: not unexpected
         assert not unexpected(e) and e["extra"]["rerun"]["expected"] == "OK"
+        assert "note" in e["extra"]["rerun"]
     final = flaky_ends[-1]
-    assert final["known_intermittent"] == ["ERROR"]
-    assert [a["status"] for a in final["extra"]["intermittent"]["failed_attempts"]] == ["ERROR", "ERROR"]
+    assert final["known_intermittent"] == ["FAIL"]
+    assert [a["status"] for a in final["extra"]["intermittent"]["failed_attempts"]] == ["FAIL", "FAIL"]
     assert "intermittent" in final["message"]
 
     broken_ends = ends_of(events, broken)
-    assert len(broken_ends) == 6 and {e["status"] for e in broken_ends} == {"ERROR"}
-    assert [unexpected(e) for e in broken_ends] == [False] * 5 + [True]
+    assert len(broken_ends) == 6 and {e["status"] for e in broken_ends} == {"OK"}
+    broken_points = [e for e in events if e["action"] == "test_status" and e["test"] == broken]
+    assert [unexpected(e) for e in broken_points] == [False] * 5 + [True]
     assert broken_ends[-1]["extra"]["rerun"]["verdict"] == "failed every attempt"
 
-    # Never a plain pass: every passing end of either carries the earlier failure.
+    # Never a plain pass: every end of either carries its re-run note or the earlier failure.
     for e in flaky_ends + broken_ends:
-        assert e["status"] != "OK" or e.get("known_intermittent")
-    # The only unexpected results in the stream are the real failure's last attempt (point and file).
+        assert e.get("known_intermittent") or "rerun" in e["extra"]
+    # The only unexpected result in the stream is the real failure's last attempt: one line.
     assert [(e["test"], e["action"]) for e in events if e["action"] in ("test_end", "test_status")
-            and unexpected(e)] == [(broken, "test_status"), (broken, "test_end")]
+            and unexpected(e)] == [(broken, "test_status")]
     assert [e["status"] for e in ends_of(events, ok)] == ["OK"] and "known_intermittent" not in ends_of(events, ok)[0]
 
     messages = logged(events)
-    assert "mozparallel: intermittent (passed on another attempt): %s (failed 2 of 3 attempts: ERROR)" % flaky in messages
-    assert "mozparallel: real failures (failed every attempt): %s (failed 6 of 6 attempts: ERROR)" % broken \
+    assert "mozparallel: intermittent (passed on another attempt): %s (failed 2 of 3 attempts: FAIL)" % flaky in messages
+    assert "mozparallel: real failures (failed every attempt): %s (failed 6 of 6 attempts: FAIL)" % broken \
         in messages
 
     # Re-runs are stored as runs of their own, marked as retries of the main run.
@@ -114,8 +117,8 @@ def test_rerun_failures_tells_intermittent_from_real(tmp_path):
     with sqlite3.connect(db) as c:
         tested = c.execute("SELECT r.test, r.status FROM results r JOIN runs u USING (run_id) "
                            "WHERE u.kind = 'retry' ORDER BY u.started").fetchall()
-    assert tested.count((broken, "ERROR")) == 5
-    assert [s for t, s in tested if t == flaky] == ["ERROR", "OK"]
+    assert tested.count((broken, "FAIL")) == 5      # stored as failed: its point failed
+    assert [s for t, s in tested if t == flaky] == ["FAIL", "OK"]
 
 
 def test_only_intermittent_failures_exit_zero(tmp_path):
@@ -123,7 +126,7 @@ def test_only_intermittent_failures_exit_zero(tmp_path):
     flaky, env = flaky_fixture(tmp_path, seed)
     proc = paralleltest(["--rerun-failures", "1", "--store", "none", "-r", "tbpl", flaky], env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "intermittent (passed on another attempt): %s (failed 1 of 2 attempts: ERROR)" % flaky in proc.stdout
+    assert "intermittent (passed on another attempt): %s (failed 1 of 2 attempts: FAIL)" % flaky in proc.stdout
     assert "TEST-UNEXPECTED" not in proc.stdout
 
 
@@ -153,7 +156,7 @@ def test_repeat_with_rerun_failures_judges_by_the_repeats(tmp_path):
                         env=env)
     assert proc.returncode == 0, proc.stdout
     assert attempts(env["FLAKY_COUNTER"]) == 3
-    assert "intermittent (passed on another attempt): %s (failed 2 of 3 attempts: ERROR)" % flaky in proc.stdout
+    assert "intermittent (passed on another attempt): %s (failed 2 of 3 attempts: FAIL)" % flaky in proc.stdout
     assert "TEST-UNEXPECTED" not in proc.stdout
 
 
@@ -177,9 +180,10 @@ def test_run_until_failure_stops_at_the_first_failure(tmp_path):
     assert proc.returncode == 1
     events = read_raw(raw)
     assert attempts(env["FLAKY_COUNTER"]) == 4
-    assert [e["status"] for e in ends_of(events, flaky)] == ["OK", "OK", "OK", "ERROR"]
+    points = [e for e in events if e["action"] == "test_status" and e["test"] == flaky]
+    assert len(points) == 1 and unexpected(points[0]) and len(ends_of(events, flaky)) == 4
     assert "mozparallel: --run-until-failure: first unexpected result in run 4 of at most 30 (took 4 runs): " \
-           "%s ERROR" % flaky in logged(events)
+           "%s FAIL" % flaky in logged(events)
     assert [kind for _, kind, _ in runs_in(db)] == ["", "repeat", "repeat", "repeat"]
 
 
@@ -200,7 +204,7 @@ def test_history_flaky_rate_over_20_runs(tmp_path):
     proc = paralleltest(["--repeat", "19", "--store", str(db), "-r", "tbpl", flaky, ok], env=env)
     assert proc.returncode == 1
     assert "mozparallel: --repeat 19: each test ran 20 time(s)" in proc.stdout
-    assert "unexpected results: %s (unexpected in 6 of 20: ERROR)" % flaky in proc.stdout
+    assert "unexpected results: %s (unexpected in 6 of 20: FAIL)" % flaky in proc.stdout
 
     proc = paralleltest(["history", "--flaky", "--runs", "20", "--store", str(db), "--format", "json"])
     assert proc.returncode == 0, proc.stderr
@@ -237,7 +241,7 @@ def test_verify_reports_each_mode(tmp_path):
     assert proc.returncode == 1
     out = proc.stdout
     assert "mozparallel: --verify: each test 3 time(s) alone, 3 time(s) under load (J=2)" in out
-    assert "mozparallel: verify %s: alone stable (3 run(s)); under load unstable (1 of 3 unexpected: ERROR)" \
+    assert "mozparallel: verify %s: alone stable (3 run(s)); under load unstable (1 of 3 unexpected: FAIL)" \
         % flaky in out
     assert "mozparallel: verify %s: alone stable (3 run(s)); under load stable (3 run(s))" % ok in out
     assert "mozparallel: --verify: 1 of 2 test(s) unstable" in out

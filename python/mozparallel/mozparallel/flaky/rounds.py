@@ -25,7 +25,7 @@ class Outcome:
 
 def outcome_of(result):
     """The Outcome of a contract.TestResult."""
-    return Outcome(result.status, result.expected, result.unexpected, result.message)
+    return Outcome(result.final_status, result.expected, result.unexpected, result.message)
 
 
 @dataclass

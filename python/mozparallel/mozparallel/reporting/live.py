@@ -37,6 +37,7 @@ class LiveOptions:
     show_output: str = "failures"   # failures | all | none: printed after a test ends
     verbose: bool = False           # stream each test's lines as they arrive
     progress_every: float = 30.0    # without a terminal: a progress line this often
+    level: str = "INFO"             # least level of log messages shown (--log-mach-level)
     terminal: bool | None = None    # None: ask the stream
 
 
@@ -160,7 +161,7 @@ class LiveReporter(LogHandler):
 
     def log(self, data):
         level = data.get("level", "INFO")
-        if LEVELS.get(level, 20) < LEVELS["INFO"]:
+        if LEVELS.get(level, 20) < LEVELS.get(self.options.level, 20):
             return
         text = _CONTROL.sub("?", data.get("message", ""))
         if level != "INFO":
@@ -195,11 +196,14 @@ class LiveReporter(LogHandler):
             self._line("")
             self._line(self._paint("Unexpected results: %d" % len(self.unexpected), "red"))
             for test, data, first_sub in self.unexpected:
-                line = "  %s  %s" % (self._name(test), _expectation(data))
                 message = first_failing_message(data, first_sub)
-                if message:
-                    line += ": " + _CONTROL.sub("?", message)
-                self._line(line)
+                if first_sub is not None and not is_unexpected(data):
+                    line = "  %s  %s" % (self._name(test), message)     # FAIL subtest - message
+                else:
+                    line = "  %s  %s" % (self._name(test), _expectation(data))
+                    if message:
+                        line += ": " + message
+                self._line(_CONTROL.sub("?", line))
         ran = sorted(self.walls, reverse=True)[:SLOWEST]
         if len(ran) > 1:
             self._line("")

@@ -242,7 +242,7 @@ def test_reporter_alone_summary_and_no_escapes_off_terminal():
     assert "[1/3] FAIL  b (1.50s): FAIL s1 - boom" in text
     assert "    noise" in text
     assert "[3/3] SKIP  c: not today" in text
-    assert "Unexpected results: 1\n  b  OK: FAIL s1 - boom" in text
+    assert "Unexpected results: 1\n  b  FAIL s1 - boom" in text
     assert "Slowest tests:\n     1.60s  a\n     1.50s  b\n" in text
 
 

@@ -166,8 +166,8 @@ def _run(settings, store, selected, run_info):
         reporters.end_of_run()
         logger.info(tally.summary(time.monotonic() - started))
         logger.suite_end()
+        events.flush()
         logger.shutdown()
-        events.flush()          # after shutdown: formatters' closing summaries
         reporters.write_reports()
         interrupts.restore()
     if interrupted:

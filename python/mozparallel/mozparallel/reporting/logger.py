@@ -10,6 +10,7 @@ level); an option of a formatter that writes nowhere is a usage error
 naming it.
 """
 
+import copy
 import sys
 
 from ..errors import UsageError
@@ -84,8 +85,20 @@ def setup_logger(options, reporter="mach"):
     fmt = REPORTERS[reporter or "mach"]
     defaults = {} if fmt == "mach" else {fmt: sys.stdout}
     logger = commandline.setup_logging("mozparallel", options, defaults=defaults)
+    seen = set()
     for handler in logger.handlers:
-        if isinstance(handler, StreamHandler) and _stdout(handler.stream):
+        if not isinstance(handler, StreamHandler):
+            continue
+        # mozlog gives the streams of one format one formatter (-r tbpl and
+        # --log-tbpl FILE): each stream gets its own, a formatter that
+        # keeps state (held blocks, counts, a summary) sees each event once.
+        if id(handler.formatter) in seen:
+            try:
+                handler.formatter = copy.deepcopy(handler.formatter)
+            except TypeError:
+                pass        # mach's (it holds its terminal): stays shared, as mozlog has it
+        seen.add(id(handler.formatter))
+        if _stdout(handler.stream):
             formatter = handler.formatter
             while isinstance(formatter, LogLevelFilter):
                 formatter = formatter.inner

@@ -18,9 +18,10 @@ Escaped: a test file named ``"a\\nTEST-PASS | b.sh"`` would otherwise
 print a forged ``TEST-PASS`` line of its own; here it is
 ``a\\nTEST-PASS | b.sh`` on one line. The raw log keeps the name as it is.
 
-At the end (``summary_on_shutdown``, set for TBPL on stdout as ``./mach
-test`` does): every unexpected result again, one ``TEST-UNEXPECTED-*``
-line each, as the harnesses list their failures at the end.
+At the end (after ``SUITE-END``, with ``summary_on_shutdown``, set for
+TBPL on stdout as ``./mach test`` sets it): every unexpected result again,
+one ``TEST-UNEXPECTED-*`` line each, as the harnesses list their failures
+at the end.
 """
 
 import re
@@ -106,9 +107,13 @@ class TbplFormatter(MozlogTbplFormatter):
             else:
                 self._compact_state[test] = (self.subtests_count, self.buffer)
 
+    def suite_end(self, data):
+        return super().suite_end(data) + (self._summary() if self.summary_on_shutdown else "")
+
     def shutdown(self, data):
-        if not self.summary_on_shutdown:
-            return None
+        return None             # the summary went out with suite_end (the raw log's last event)
+
+    def _summary(self):
         if not self._failures:
             return "\nSummary: %d test(s), no unexpected results\n" % len(self._tests)
         return "\nSummary: %d test(s), %d unexpected result(s):\n%s\n" % (

@@ -32,7 +32,7 @@ import threading
 import time
 from contextlib import contextmanager
 
-from mozlog.handlers import LogLevelFilter, StreamHandler
+from mozlog.handlers import BufferHandler, LogLevelFilter, StreamHandler
 
 # Actions sent straight to the handlers; everything else goes through the
 # logger's methods (and its state checks: suite/test started, and so on).
@@ -180,6 +180,10 @@ class EventLog:
         self._pid = os.getpid()
         self._thread = threading.current_thread().name
         self._threads = {}          # running test id -> its thread ("slot-3")
+        # --log-X-buffer N: mozlog's BufferHandler holds test_status and log
+        # messages until told to flush (a harness does it on a failure):
+        # flushed at each unexpected result, so a failure is never held back.
+        self._buffered = any(isinstance(h, BufferHandler) for h in logger.handlers)
         self._source = logger.name
         self._component = logger.component
         self._fast_source = None
@@ -206,6 +210,8 @@ class EventLog:
             thread = self._threads.get(test)
             if action == "test_end":
                 self._threads.pop(test, None)
+        failure = ev.get("level") in ("ERROR", "CRITICAL") if action == "log" else \
+            ev.get("expected") not in (None, ev.get("status")) and ev.get("status") != "SKIP"
         if action == "log":
             method = getattr(self.logger, ev["level"].lower())
             ev = {"message": ev["message"]}
@@ -215,9 +221,11 @@ class EventLog:
                 method = self._methods[action] = getattr(self.logger, action)
         if thread is None:
             method(**ev)
-            return
-        with _thread_named(thread):
-            method(**ev)
+        else:
+            with _thread_named(thread):
+                method(**ev)
+        if failure and self._buffered:
+            self.logger.send_message("buffer", "flush")
 
     def _fast_handlers(self):
         """``(all, not_quiet, pass_writers)``: the logger's handlers with
@@ -299,6 +307,8 @@ class EventLog:
                 handler(data)
             except Exception as e:  # a failing handler must not silence the others
                 print("mozparallel: log handler failed: %r" % (e,), file=sys.__stderr__)
+        if self._buffered and "expected" in data:
+            self.logger.send_message("buffer", "flush")
 
     def flush(self):
         for stream in self._streams:

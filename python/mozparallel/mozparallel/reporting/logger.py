@@ -20,6 +20,22 @@ from ..errors import UsageError
 REPORTERS = {"json-stream": "raw", "tbpl": "tbpl", "tap": "tap", "mach": "mach"}
 
 
+def register_formatters(log_formatters):
+    """Ours in mozlog's table of ``--log-NAME`` formatters (``commandline.
+    log_formatters``, from which mozlog builds the options): ``tap``
+    added; ``tbpl``, ``unittest`` and ``html`` replaced by subclasses that
+    read a parallel run (tbpl_formatter.py, mozlog_formatters.py)."""
+    from .mozlog_formatters import HTMLFormatter, UnittestFormatter
+    from .tap_formatter import TapFormatter
+    from .tbpl_formatter import TbplFormatter
+
+    log_formatters.setdefault("tap", (TapFormatter, "TAP output (provided by mozparallel)"))
+    for name, ours in (("tbpl", TbplFormatter), ("unittest", UnittestFormatter), ("html", HTMLFormatter)):
+        theirs = log_formatters.get(name)
+        if theirs is not None and not issubclass(theirs[0], ours):
+            log_formatters[name] = (ours, theirs[1])
+
+
 def _stdout(value):
     return value is sys.stdout or value == "-" or getattr(value, "name", None) == "<stdout>"
 

@@ -103,6 +103,8 @@ def setup_logger(options, reporter="mach"):
     logger = commandline.setup_logging("mozparallel", options, defaults=defaults)
     seen = set()
     for handler in logger.handlers:
+        while not isinstance(handler, StreamHandler) and hasattr(handler, "inner"):
+            handler = handler.inner         # --log-X-buffer's BufferHandler
         if not isinstance(handler, StreamHandler):
             continue
         # mozlog gives the streams of one format one formatter (-r tbpl and

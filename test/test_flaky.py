@@ -260,3 +260,70 @@ def test_bad_combinations_are_usage_errors(tmp_path, args, message):
     proc = paralleltest(args + ["--store", "none", ok])
     assert proc.returncode == 2
     assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+# -- the live view and the closing line of the repeat modes -------------------
+def rendered(out):
+    from test_live import Screen
+
+    screen = Screen()
+    screen.feed(out)
+    return [line for line in screen.text() if line]
+
+
+def slowest(lines):
+    """The "Slowest tests" entries: [(seconds, test)]."""
+    if "Slowest tests:" not in lines:
+        return []
+    out = []
+    for line in lines[lines.index("Slowest tests:") + 1:]:
+        m = re.match(r"^\s+(\d+\.\d+)s\s+(\S+)$", line)
+        if not m:
+            break
+        out.append((float(m.group(1)), m.group(2)))
+    return out
+
+
+def test_verify_in_a_terminal_counts_each_round_and_judges_each_test_once(tmp_path):
+    """--verify on a pty: the counter counts each round's tests ([alone 2:
+    1/2], never [6/2]); a test unstable under load is unexpected on the
+    closing line, as the verdict and the exit status have it; the slowest
+    list names each test once, never a 0.00s one."""
+    from test_live import run_in_pty
+
+    seed, _ = seed_where(lambda o: o == [False, False, False, False, True, False], 6)
+    flaky, env = flaky_fixture(tmp_path, seed)
+    write_test(tmp_path, "ok.sh", "sleep 0.05; echo 1..1; echo ok 1\n")
+    write_test(tmp_path, "quick.sh", "echo 1..1; echo ok 1\n")
+    out, status = run_in_pty(["--verify", "--repeat", "3", "-j", "2", "--store", "none",
+                              "flaky.py", "ok.sh", "quick.sh"], cwd=str(tmp_path), env=env)
+    assert status == 1, out
+    lines = rendered(out)
+    tags = [re.match(r"^\[([a-z]+ \d+): (\d+)/(\d+)\]", line) for line in lines]
+    tags = [(m.group(1), int(m.group(2)), int(m.group(3))) for m in tags if m]
+    rounds = ["alone 1", "alone 2", "alone 3", "run 1", "run 2", "run 3"]
+    assert [label for label, _, _ in tags] == [r for r in rounds for _ in range(3)], lines
+    assert [(done, total) for _, done, total in tags] == [(1, 3), (2, 3), (3, 3)] * 6
+    assert "mozparallel: --verify: 1 of 3 test(s) unstable" in lines
+    assert lines[-1].startswith("mozparallel: 3 tests in ") and \
+        lines[-1].endswith(": 2 passed, 1 unexpected, 0 skipped, 0 expected failures"), lines[-1]
+    assert "Unexpected results: 1" in lines
+    listed = slowest(lines)
+    names = [t for _, t in listed]
+    assert len(names) == len(set(names)) and "quick.sh" not in names, listed
+    assert all(seconds > 0 for seconds, _ in listed)
+
+
+@pytest.mark.parametrize("mode", [["--repeat", "2"], ["--run-until-failure", "--repeat", "3"]])
+def test_repeat_and_until_failure_close_with_each_tests_verdict(tmp_path, mode):
+    # Passes the first run, fails the second.
+    seed, _ = seed_where(lambda o: o[:2] == [False, True], 2)
+    flaky, env = flaky_fixture(tmp_path, seed)
+    good = write_test(tmp_path, "good.sh", "echo 1..1; echo ok 1\n")
+    proc = paralleltest(mode + ["--store", "none", "flaky.py", "good.sh"], env=env, cwd=str(tmp_path))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    tags = [tuple(map(int, m.groups())) for m in (re.match(r"^\[run \d+: (\d+)/(\d+)\]", l) for l in lines) if m]
+    assert tags and all(done <= total == 2 for done, total in tags), proc.stdout
+    assert "2 passed" not in lines[-1] and "1 passed, 1 unexpected" in lines[-1], lines[-1]
+    assert "flaky.py  FAIL unlucky draw" in proc.stdout

@@ -75,11 +75,11 @@ class Screen:
         return [line.rstrip() for line in self.lines]
 
 
-def run_in_pty(args, cwd, rows=40, cols=120, timeout=60):
+def run_in_pty(args, cwd, rows=40, cols=120, timeout=60, env=None):
     """Run paralleltest on a pseudo-terminal; return (output text, exit status)."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-    env = dict(os.environ, TERM="xterm")
+    env = dict(os.environ, TERM="xterm", **(env or {}))
     env.pop("NO_COLOR", None)
     proc = subprocess.Popen([VENV_PYTHON, "-m", "mozparallel"] + args, cwd=cwd, env=env,
                             stdin=slave, stdout=slave, stderr=slave, start_new_session=True)

@@ -151,7 +151,8 @@ def _run(settings, store, selected, run_info):
         rec.start(round_jobs, run_info)
         return rec
 
-    rounds = FlakyRounds(settings.flaky, logger, events, specs, new_pool, record_round)
+    rounds = FlakyRounds(settings.flaky, logger, events, specs, new_pool, record_round,
+                         on_round=reporters.new_round)
     # First SIGINT/SIGTERM/SIGHUP: graceful stop; second: at once
     # (interrupt.py). The handlers stay until the logs are closed.
     interrupts = Interrupts(rounds.stop)
@@ -160,7 +161,7 @@ def _run(settings, store, selected, run_info):
     started = time.monotonic()
     try:
         rounds.run(scheduler, jobs, on_result)     # the main run, and any re-runs/repeats (flaky/)
-        tally.intermittent(rounds.intermittent_ids())
+        tally.judge(*rounds.final_verdicts())      # repeat modes: each test over all its rounds
     finally:
         recorder.end("INTERRUPTED" if interrupted else "UNEXPECTED" if status.any_unexpected else "OK")
         reporters.end_of_run()

@@ -81,6 +81,11 @@ class RunReporters:
     def on_tick(self):
         return self.live.tick if self.live is not None else None
 
+    def new_round(self, label, test_ids, jobs):
+        """A round of a repeat mode starts (flaky/rounds.py)."""
+        if self.live is not None:
+            self.live.new_round(label, test_ids, jobs)
+
     def end_of_run(self):
         if self.live is not None:
             self.live.end_of_run()

@@ -348,3 +348,29 @@ def test_eta_at_halfway_of_skewed_second_run(tmp_path):
         f.write("skewed, -j 8, second run (with history)\n" + "\n".join(lines) + "\n")
     eta, actual = halfway
     assert abs(eta - actual) <= 0.15 * actual, lines
+
+
+def test_the_schedule_line_is_one_short_line_on_a_terminal_and_the_reasoning_at_v(tmp_path):
+    """An 80-column terminal: the run starts with one line that fits (tests,
+    J, expected time); the reasoning is in the raw log, and on screen at -v."""
+    for i in range(3):
+        write_test(tmp_path, "t%d.sh" % i, "echo 1..1\necho ok 1\n")
+    raw = tmp_path / "raw.log"
+    out, status = run_in_pty(["--store", "none", "--log-raw", str(raw), "."], cwd=str(tmp_path), cols=80)
+    assert status == 0, out
+    screen = Screen()
+    screen.feed(out)
+    lines = [line for line in screen.text() if line]
+    cores = os.cpu_count()
+    jobs = min(cores, 3)
+    assert lines[0] == "mozparallel: 3 tests, %d at a time (-j auto)" % jobs, lines
+    assert not [line for line in lines if "J=" in line or "jobs on" in line]
+    debug = [json.loads(l)["message"] for l in raw.read_text().splitlines() if '"DEBUG"' in l]
+    assert [m for m in debug if m.startswith("mozparallel: schedule history; J=%d (-j auto: " % jobs)]
+    proc = paralleltest(["--store", "none", "-v", "."], cwd=str(tmp_path))
+    reason = "no CPU history for these tests: one per core (%d cores)" % cores
+    if cores > 3:
+        reason += "; then 3: only 3 tests"
+    assert proc.stdout.splitlines()[:2] == [
+        "mozparallel: schedule history; J=%d (-j auto: %s)" % (jobs, reason),
+        "mozparallel: no history for these tests"], proc.stdout

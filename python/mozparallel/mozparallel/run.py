@@ -122,7 +122,9 @@ def _run(settings, store, selected, run_info):
         logger.info("mozparallel: run %s, recorded in %s" % (recorder.run_id, recorder.where))
     if chunk_text:
         logger.info(chunk_text)
-    logger.info(run_plan.describe())
+    logger.info(run_plan.describe(verbose=reporting.verbose))     # the reasoning at -v
+    if not reporting.verbose:
+        logger.debug(run_plan.reasoning())                          # and always in the raw log
     tally = Tally()
     for t in skipped:
         logger.test_start(t.id)

@@ -8,6 +8,7 @@ import os
 import time
 
 from conftest import FIXTURES, ends_by_test, paralleltest, read_raw, write_test
+from mozparallel.execution.framing import MAX_LINE, READ_SIZE
 from mozparallel.protocols import ExitInfo, make_parser
 from mozparallel.protocols.detect import AutoParser, detect_line
 from mozparallel.protocols.tap import TapParser
@@ -101,7 +102,10 @@ def test_garbage_through_the_pool(tmp_path):
     binary = [e["data"] for e in events if e["action"] == "process_output" and e["test"] == "t_binary.sh"]
     assert any("\ufffd" in d for d in binary)
     long = [e["data"] for e in events if e["action"] == "process_output" and e["test"] == "t_big_line.sh"]
-    assert long and max(len(d) for d in long) >= 5 * 1024 * 1024
+    # A 5 MB line reaches the log whole, in pieces of about framing.MAX_LINE
+    # (at most one read more).
+    assert len(long) >= 5 and MAX_LINE <= max(len(d) for d in long) <= MAX_LINE + READ_SIZE
+    assert sum(len(d) for d in long) >= 5 * 1024 * 1024
     stderr = [e for e in events if e["action"] == "process_output" and e["test"] == "t_stderr_only.sh"]
     assert len(stderr) == 3001 and all(e["process"].endswith(" stderr") for e in stderr)
 

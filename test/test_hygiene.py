@@ -117,10 +117,25 @@ def test_max_failures_ends_running_tests_at_once(tmp_path, marker):
     assert wait_gone(marker) == []
 
 
+def test_a_file_not_executable_is_refused_up_front(tmp_path):
+    """A .js (or .t, .py) file without --exec: one line naming it and the
+    interpreter to give, exit 2, nothing started."""
+    write_test(tmp_path, "test_a.js", "console.log('1..1')\n", mode=0o644)
+    write_test(tmp_path, "test_b.js", "console.log('1..1')\n", mode=0o644)
+    proc = paralleltest(["test_a.js", "test_b.js"], cwd=str(tmp_path))
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert "test_a.js (and 1 more) is not executable" in proc.stderr and "--exec node" in proc.stderr
+
+
 def test_tests_that_cannot_start_fail_with_the_os_error_and_the_run_goes_on(tmp_path, marker):
-    write_test(tmp_path, "a_remover.sh", "rm -f \"$(dirname \"$0\")/b_missing.sh\"; echo 1..1; echo ok 1\n")
+    # a_remover removes b and takes c's execute bit once the run has
+    # started (a file not executable at the start is refused up front:
+    # test_a_file_not_executable_is_refused_up_front).
+    write_test(tmp_path, "a_remover.sh", "d=\"$(dirname \"$0\")\"; rm -f \"$d/b_missing.sh\"; chmod -x \"$d/c_noexec.sh\"; "
+               "echo 1..1; echo ok 1\n")
     write_test(tmp_path, "b_missing.sh", "echo 1..1; echo ok 1\n")
-    write_test(tmp_path, "c_noexec.sh", "echo 1..1; echo ok 1\n", mode=0o644)
+    write_test(tmp_path, "c_noexec.sh", "echo 1..1; echo ok 1\n")
     write_test(tmp_path, "d_badinterp.sh", "echo 1..1\n", shebang="#!/no/such/interpreter")
     write_test(tmp_path, "e_fine.sh", "echo 1..1; echo ok 1\n")
     names = ["a_remover.sh", "b_missing.sh", "c_noexec.sh", "d_badinterp.sh", "e_fine.sh"]

@@ -42,7 +42,7 @@ def test_docs_are_valid_restructuredtext():
             continue
         stream = io.StringIO()
         with open(os.path.join(TOP, "docs", name)) as f:
-            docutils.core.publish_string(f.read(), writer_name="null", settings_overrides={
+            docutils.core.publish_string(f.read(), writer="null", settings_overrides={
                 "report_level": 2, "halt_level": 5, "warning_stream": stream})
         problems = [l for l in stream.getvalue().splitlines()
                     if ("(ERROR/" in l or "(WARNING/" in l or "(SEVERE/" in l)

@@ -16,15 +16,38 @@ SUBCOMMANDS = {
     "runtimes": "mozparallel.commands.runtimes:main",
     "plan": "mozparallel.commands.plan:main",
     "merge": "mozparallel.commands.merge:main",
-    "worker": "mozparallel.distributed.worker:main",
+    "worker": "mozparallel.commands.worker:main",
     "simulate": "mozparallel.commands.simulate:main",
 }
 
 
 def build_parser(prog="paralleltest"):
+    import argparse
+
     from .options import build_parser
 
-    return build_parser(prog=prog)
+    parser = build_parser(prog=prog)
+    # The standalone command's --help ends with the subcommands; mach lists
+    # them itself ("Sub Commands:" in its help).
+    if not prog.startswith("mach"):
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
+        parser.late_epilog = lambda: subcommands_epilog(prog)
+    return parser
+
+
+def subcommands_epilog(prog):
+    """SUBCOMMANDS with the first sentence of each one's description."""
+    import textwrap
+
+    width = max(len(name) for name in SUBCOMMANDS) + 4
+    lines = ["subcommands (%s NAME --help for the options of each):" % prog]
+    for name in SUBCOMMANDS:
+        module, _ = _subcommand_main(name)
+        text = " ".join((module.build_parser(prog=prog + " " + name).description or "").split())
+        first = text.split(". ", 1)[0].rstrip(".") + "."
+        lines += textwrap.wrap(first, 78, initial_indent="  " + name.ljust(width - 2),
+                               subsequent_indent=" " * width)
+    return "\n".join(lines)
 
 
 def run_from_args(args, topobjdir=None):

@@ -27,11 +27,17 @@ import types
 _ABC_NAMES = ("Iterable", "Mapping", "MutableMapping", "MutableSequence", "Sequence", "Callable")
 
 
-def patch_stdlib():
-    """Restore the pre-3.10 names that PyPI mach and manifestparser use."""
+def patch_collections():
+    """Restore ``collections.Iterable`` & co. (moved to ``collections.abc``):
+    all that PyPI manifestparser 2.1.0 needs (selection/mozilla_reader.py)."""
     for name in _ABC_NAMES:
         if not hasattr(collections, name):
             setattr(collections, name, getattr(collections.abc, name))
+
+
+def patch_stdlib():
+    """Restore the pre-3.10 names that PyPI mach and manifestparser use."""
+    patch_collections()
     if not hasattr(inspect, "getargspec"):
         # mach 1.0.0 only reads ``.args`` of the result.
         inspect.getargspec = inspect.getfullargspec

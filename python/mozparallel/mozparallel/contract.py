@@ -121,6 +121,7 @@ class Scheduler(Protocol):
     starts a process."""
 
     name: str
+    seed: "int | None"                  # a shuffle's seed, for the log line (None: not shuffled)
     expected: dict                      # test id -> expected seconds (for the ETA)
     predicted: dict                     # test id -> predicted peak bytes ({} without a gate)
 

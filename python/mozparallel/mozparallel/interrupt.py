@@ -16,9 +16,13 @@ class Interrupts:
     """The run's SIGINT/SIGTERM/SIGHUP handlers; ``stop(reason, hard)`` is the
     pool's (or the rounds') stop, safe to call from a handler."""
 
-    def __init__(self, stop):
+    def __init__(self, stop, end_running=None):
+        """``end_running(reason)``: with --keep-going, what a first Ctrl-C
+        does instead of stopping (ends the tests running now only)."""
         self.stop = stop
-        self.received = []          # signal numbers, in order
+        self.end_running = end_running
+        self.received = []          # signal numbers that stop the run, in order
+        self.kept_going = 0         # Ctrl-Cs that only ended the running tests
         self._previous = {}
 
     def install(self):
@@ -31,6 +35,11 @@ class Interrupts:
         self._previous = {}
 
     def _on_signal(self, signum, frame):
+        if signum == signal.SIGINT and self.end_running is not None and not self.kept_going \
+                and not self.received:
+            self.kept_going += 1
+            self.end_running("killed by SIGINT (--keep-going: the run goes on; Ctrl-C again stops it)")
+            return
         self.received.append(signum)
         name = signal.Signals(signum).name
         if len(self.received) == 1:

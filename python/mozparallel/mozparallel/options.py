@@ -15,9 +15,18 @@ __all__ = ["EXIT_USAGE", "REPORTERS", "Parser", "UsageError", "build_parser"]
 
 
 class Parser(argparse.ArgumentParser):
+    # A function giving the text after the options, called only when the
+    # help is shown (cli.py lists the subcommands there).
+    late_epilog = None
+
     def error(self, message):
         # One line naming the problem, then exit 2 (argparse's convention).
         self.exit(EXIT_USAGE, "%s: error: %s\n" % (self.prog, message))
+
+    def format_help(self):
+        if self.late_epilog is not None and self.epilog is None:
+            self.epilog = self.late_epilog()
+        return super().format_help()
 
 
 def positive_float(text):
@@ -52,7 +61,7 @@ def _reporter(text):
 def add_run_arguments(parser):
     group = parser.add_argument_group("Running tests")
     group.add_argument("tests", nargs="*", metavar="TEST",
-                       help="test files, directories (their executable files) or manifests (.ini, .toml)")
+                       help="test files, directories (their executable and .t files) or manifests (.ini, .toml)")
     group.add_argument("-j", "--jobs", type=jobs_arg, default=None,
                        help="tests to run at once, or 'auto' (the default): about one per core for "
                             "CPU-bound tests, more for tests that mostly wait, capped by the memory "
@@ -75,6 +84,29 @@ def add_run_arguments(parser):
                        help="stop after N unexpected results")
     group.add_argument("--allow-leaks", action="store_true",
                        help="processes left behind by a test are reported and killed but do not fail it")
+    # The harnesses' names (xpcshell's, mochitest's), with their meaning.
+    group.add_argument("--sequential", action="store_true",
+                       help="run all tests one at a time (as xpcshell's --sequential; the same as -j 1)")
+    group.add_argument("--keep-going", action="store_true",
+                       help="a first Ctrl-C ends the tests running now (each an unexpected ERROR) and the "
+                            "run goes on with the rest, as xpcshell's --keep-going; a second Ctrl-C stops it")
+    group.add_argument("--headless", action="store_true",
+                       help="run the tests with MOZ_HEADLESS=1 in their environment (what Firefox and the "
+                            "harnesses read)")
+    group.add_argument("--setenv", action="append", default=[], metavar="NAME=VALUE", type=_setenv,
+                       help="set NAME=VALUE in every test's environment (repeatable; as xpcshell's --setenv)")
+    group.add_argument("--debugger", default=None, metavar="CMD",
+                       help="start each test under CMD (e.g. 'gdb --batch -ex run --args', 'rr record'): "
+                            "CMD [--debugger-args] TESTCOMMAND; implies --sequential and no --timeout")
+    group.add_argument("--debugger-args", default=None, metavar="ARGS",
+                       help="arguments for --debugger, put between it and the test's command")
+
+
+def _setenv(text):
+    name, sep, _ = text.partition("=")
+    if not sep or not name or not name.replace("_", "a").isalnum() or name[0].isdigit():
+        raise argparse.ArgumentTypeError("not NAME=VALUE: %r" % text)
+    return text
 
 
 def add_report_arguments(parser):
@@ -107,6 +139,12 @@ def add_logging_arguments(parser):
     # tbpl, unittest and html that read a parallel run).
     register_formatters(commandline.log_formatters)
     commandline.add_logging_group(parser)
+    # mozlog registers --log-errorsummary with help=SUPPRESS (its harnesses
+    # set it themselves); here it is a formatter like the others.
+    errorsummary = parser._option_string_actions.get("--log-errorsummary")
+    if errorsummary is not None:
+        errorsummary.help = ("Error summary: one JSON line per failure, crash or error, as "
+                             "Treeherder reads it (provided by mozlog)")
 
 
 def _mozinfo_override(text):
@@ -129,6 +167,10 @@ def add_selection_arguments(parser):
                        help="set a value for manifest conditions (true/false/numbers are typed); repeatable")
     group.add_argument("--lenient-conditions", action="store_true",
                        help="an unknown name in a condition is \"\" instead of an error")
+    group.add_argument("--manifest-reader", choices=["own", "mozilla", "auto"], default="auto",
+                       help="who reads .ini/.toml manifests: mozparallel's own reader, Mozilla's "
+                            "manifestparser, or auto: Mozilla's when the importable manifestparser is a "
+                            "gecko checkout's own (under mach in mozilla-central), else our own (default: auto)")
     group.add_argument("--allow-missing", action="store_true",
                        help="a manifest entry whose file does not exist is listed as not run, "
                             "not an error; support-files are not checked")
@@ -224,7 +266,8 @@ def add_chunk_arguments(group):
                             "--runtimes; else by a hash of each test's id)")
     group.add_argument("--this-chunk", type=_chunk_number, default=None, metavar="K",
                        help="run chunk K of --total-chunks (1-based; default from $JOB_COMPLETION_INDEX, "
-                            "$TEST_SHARD_INDEX/$TEST_TOTAL_SHARDS or $CI_NODE_INDEX/$CI_NODE_TOTAL)")
+                            "$TEST_SHARD_INDEX/$TEST_TOTAL_SHARDS or $CI_NODE_INDEX/$CI_NODE_TOTAL, "
+                            "else 1, as the harnesses default)")
 
 
 def add_schedule_arguments(parser):

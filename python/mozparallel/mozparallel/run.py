@@ -94,7 +94,8 @@ def _run(settings, store, selected, run_info):
         write_listing(sys.stdout, selected, run_info, settings.list_format)
         return EXIT_OK
     selected = [t for t in selected if t.id not in other_chunks]
-    specs, skipped = build_specs(selected, settings.specs.exec_cmd, settings.specs.protocol)
+    specs, skipped = build_specs(selected, settings.specs.exec_cmd, settings.specs.protocol, settings.specs.env,
+                                 settings.specs.wrapper)
     resumed = load_resumed(store, settings.resume)      # --resume: tests done before are not run
     specs = [s for s in specs if s.id not in resumed]
     run_plan = plan_run(specs, history, sched.policy, sched.jobs, available=available_memory(),
@@ -157,7 +158,7 @@ def _run(settings, store, selected, run_info):
                          on_round=reporters.new_round)
     # First SIGINT/SIGTERM/SIGHUP: graceful stop; second: at once
     # (interrupt.py). The handlers stay until the logs are closed.
-    interrupts = Interrupts(rounds.stop)
+    interrupts = Interrupts(rounds.stop, rounds.end_running if settings.keep_going else None)
     interrupted = interrupts.received
     interrupts.install()
     started = time.monotonic()
@@ -171,11 +172,12 @@ def _run(settings, store, selected, run_info):
         logger.suite_end()
         events.flush()
         logger.shutdown()
-        reporters.write_reports()
+        unfinished = [s for s in specs if s.id not in finished]
+        reporters.write_reports(interrupted=(rounds.stop_reason or "interrupted") if interrupted else None,
+                                unfinished=unfinished, runnable=len(specs))
         interrupts.restore()
     if interrupted:
-        print(resume_hint(recorder.run_id, bool(recorder.where), [s for s in specs if s.id not in finished],
-                          len(specs)), file=sys.stderr)
+        print(resume_hint(recorder.run_id, bool(recorder.where), unfinished, len(specs)), file=sys.stderr)
         return interrupts.exit_status
     return EXIT_UNEXPECTED if status.any_unexpected else EXIT_OK
 

@@ -77,6 +77,7 @@ def selection_settings(options, topobjdir=None):
         mozinfo=tuple(options.get("mozinfo") or ()),
         mozinfo_cache=state_dir_of(options, topobjdir),
         lenient_conditions=bool(options.get("lenient_conditions")),
+        manifest_reader=options.get("manifest_reader") or "auto",
         allow_missing=bool(options.get("allow_missing")),
         tags=tuple(options.get("tag") or ()),
         subsuite=options.get("subsuite"),
@@ -84,12 +85,24 @@ def selection_settings(options, topobjdir=None):
     )
 
 
+def _jobs(options):
+    """-j, or 1 for --sequential and --debugger (an explicit -j N > 1 with
+    them is a usage error)."""
+    jobs = options.get("jobs")
+    alone = "--sequential" if options.get("sequential") else "--debugger" if options.get("debugger") else None
+    if alone is None:
+        return jobs
+    if isinstance(jobs, int) and jobs > 1:
+        raise UsageError("%s runs one test at a time; it cannot be combined with -j %d" % (alone, jobs))
+    return 1
+
+
 def schedule_settings(options):
     from .schedule import ScheduleSettings
 
     return ScheduleSettings(
         policy=options.get("schedule") or "history",
-        jobs=options.get("jobs"),
+        jobs=_jobs(options),
         max_memory=options.get("max_memory"),
         total_chunks=options.get("total_chunks"),
         this_chunk=options.get("this_chunk"),
@@ -121,7 +134,20 @@ def report_settings(options, state_dir):
         state_dir=state_dir,
         log_subtests=subtests == "all",
         log_options=for_mozlog,
+        command=shown_command(),
+        cwd=os.getcwd(),
     )
+
+
+def shown_command(argv=None):
+    """The command line (``sys.argv``) as a report shows it: secrets masked."""
+    import shlex
+
+    from .interrupt import command_words
+    from .redact import redact_argv
+
+    words, args = command_words(argv)
+    return shlex.join(redact_argv(words + args))
 
 
 @dataclass(frozen=True)
@@ -130,15 +156,30 @@ class SpecSettings:
 
     exec_cmd: str | None = None     # --exec CMD
     protocol: str = "auto"          # --protocol
+    env: tuple = ()                 # (NAME, VALUE) for every test: --headless, --setenv
+    wrapper: str | None = None      # --debugger CMD [--debugger-args ARGS], before each test's command
+
+
+def spec_settings(options):
+    env = [("MOZ_HEADLESS", "1")] if options.get("headless") else []
+    env += [tuple(item.split("=", 1)) for item in options.get("setenv") or ()]
+    wrapper = options.get("debugger")
+    if wrapper and options.get("debugger_args"):
+        wrapper += " " + options["debugger_args"]
+    elif options.get("debugger_args"):
+        raise UsageError("--debugger-args given without --debugger")
+    return SpecSettings(exec_cmd=options.get("exec_cmd"), protocol=options.get("protocol") or "auto",
+                        env=tuple(env), wrapper=wrapper)
 
 
 def execution_settings(options, jobs, log_subtests):
     from .execution.pool import PoolOptions
 
+    debugging = bool(options.get("debugger"))     # a person at the debugger: no silence timeout
     return PoolOptions(
         jobs=jobs,
-        timeout=options.get("timeout"),
-        max_time=options.get("max_time"),
+        timeout=None if debugging else options.get("timeout"),
+        max_time=None if debugging else options.get("max_time"),
         kill_grace=options.get("kill_grace", 5.0),
         log_subtests=log_subtests,
         bail=bool(options.get("bail")),
@@ -181,6 +222,7 @@ class RunSettings:
     list: bool = False
     list_format: str = "text"
     resume: str | None = None
+    keep_going: bool = False    # a first Ctrl-C ends the running tests only
 
 
 def run_settings(options, topobjdir=None):
@@ -190,7 +232,7 @@ def run_settings(options, topobjdir=None):
     return RunSettings(
         selection=selection_settings(options, topobjdir),
         schedule=schedule_settings(options),
-        specs=SpecSettings(exec_cmd=options.get("exec_cmd"), protocol=options.get("protocol") or "auto"),
+        specs=spec_settings(options),
         reporting=report_settings(options, state_dir),
         store=store_location(options, topobjdir),
         flaky=flaky_settings(options),
@@ -199,6 +241,7 @@ def run_settings(options, topobjdir=None):
         list=bool(options.get("list")),
         list_format=options.get("format") or "text",
         resume=options.get("resume"),
+        keep_going=bool(options.get("keep_going")),
     )
 
 

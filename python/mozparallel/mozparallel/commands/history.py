@@ -114,10 +114,10 @@ def show_history(options, topobjdir=None, out=None):
     for text in warnings:
         print("paralleltest: warning: %s" % text, file=sys.stderr)
     if options.get("flaky"):
-        return _show_flaky(results, options, getattr(store, "description", ""), out)
+        return _show_flaky(results, options, store.description, out)
     summary = summarize(results, options.get("top") or DEFAULT_TOP)
     if options.get("format") == "json":
-        summary["store"] = getattr(store, "description", "")
+        summary["store"] = store.description
         json.dump(summary, out, indent=2, sort_keys=True)
         out.write("\n")
     else:

@@ -34,7 +34,7 @@ def load_resumed(store, run_id):
         results = local.results_of_run(run_id) if local is not None else []
         if not results and not any(r.run_id == run_id for r in store.runs(RUNS_SEARCHED)):
             raise UsageError("--resume %s: no run with that id in %s" % (
-                run_id, getattr(store, "description", "the history store")))
+                run_id, store.description))
     except StoreError as e:
         raise UsageError("--resume %s: %s" % (run_id, e))
     return {r.test: r for r in results}

@@ -1,62 +1,21 @@
-"""``paralleltest worker --broker redis://HOST:PORT/DB [-j N]``: a Celery
-worker that runs the tests a coordinator sends, N at a time, each with the
-local pool (single.py). Tests are addressed by path relative to the source
+"""A Celery worker that runs the tests a coordinator sends, N at a time,
+each with the local pool (single.py); ``paralleltest worker``
+(commands/worker.py) starts it. Tests are addressed by path relative to the source
 root (``--root``, default the current directory): every worker runs the
 same checkout or image, wherever it lives.
 """
 
 import os
 import socket
-import sys
 
 from .app import QUEUE, make_app, visibility_timeout
 
 
-def build_parser(prog="paralleltest worker"):
-    from ..options import Parser, jobs_arg, positive_float
-
-    parser = Parser(prog=prog,
-                     description="Run the tests a coordinator (paralleltest --broker URL ...) sends.")
-    parser.add_argument("--broker", required=True, metavar="URL",
-                        help="the Redis broker, redis://[:PASSWORD@]HOST:PORT/DB")
-    parser.add_argument("-j", "--jobs", type=jobs_arg, default=None,
-                        help="tests to run at once (default: the number of CPUs)")
-    parser.add_argument("--root", default=None, metavar="DIR",
-                        help="the source root test paths are relative to (default: the current directory)")
-    parser.add_argument("--visibility-timeout", type=positive_float, default=None, metavar="S",
-                        help="seconds before a test taken by a worker that vanished is given to another "
-                             "(default %g; set it just above the per-test --max-time of the runs)"
-                             % visibility_timeout())
-    parser.add_argument("--name", default=None, metavar="NAME",
-                        help="the worker's name (default: mozparallel-PID@HOSTNAME)")
-    parser.add_argument("--loglevel", default="WARNING", help="Celery's log level (default WARNING)")
-    return parser
-
-
-def main(argv=None, args=None):
-    from ..errors import EXIT_USAGE
-    from ..store.redis_store import check_url
-
-    if args is None:
-        args = build_parser().parse_args(argv)
-    try:
-        check_url(args.broker)
-    except ValueError as e:
-        print("paralleltest worker: error: --broker: %s" % e, file=sys.stderr)
-        return EXIT_USAGE
-    root = os.path.abspath(args.root or os.getcwd())
-    if not os.path.isdir(root):
-        print("paralleltest worker: error: --root %s is not a directory" % root, file=sys.stderr)
-        return EXIT_USAGE
-    jobs = args.jobs if isinstance(args.jobs, int) else (os.cpu_count() or 1)
-    app = make_app(args.broker, visibility_timeout(given=args.visibility_timeout), root=root)
-    name = args.name or "mozparallel-%d@%s" % (os.getpid(), socket.gethostname())
+def start_worker(broker, root, jobs, visibility=None, name=None, loglevel="WARNING"):
+    """Run the worker in this process until it is stopped."""
+    app = make_app(broker, visibility_timeout(given=visibility), root=root)
+    name = name or "mozparallel-%d@%s" % (os.getpid(), socket.gethostname())
     app.worker_main([
         "worker", "--concurrency", str(jobs), "--queues", QUEUE, "--hostname", name,
-        "--loglevel", args.loglevel, "--without-gossip", "--without-mingle", "-O", "fair",
+        "--loglevel", loglevel, "--without-gossip", "--without-mingle", "-O", "fair",
     ])
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -17,8 +17,7 @@ import os
 import signal
 import threading
 
-import psutil
-
+from .lazy import psutil
 from .process import TOKEN_VAR, become_subreaper  # noqa: F401 (the pool calls kill.become_subreaper)
 
 _TOKEN_PREFIX = (TOKEN_VAR + "=").encode()

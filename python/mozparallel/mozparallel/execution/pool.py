@@ -1,13 +1,22 @@
 """The runner pool: keeps J tests running, reads every line as it arrives,
-enforces timeouts, and reports through the run's ``EventLog``.
+enforces timeouts, and hands each finished test on as a TestResult.
 
 One thread, one epoll loop over every test's stdout, stderr and pidfd: no
-reader threads and no polling. A line is handed to the test's parser only
-once it is complete, so two tests' output never mixes within a line. The
-pool decides when silence means "kill"; ``kill.py`` knows how.
+reader threads and no polling. Where the other concerns live:
+
+    framing.py  bytes to complete lines (bounded memory per stream)
+    ending.py   the stages of ending a test (SIGTERM, SIGKILL, give up)
+    leaks.py    processes a test left behind: attribution, report, end
+    kill.py     finding a test's process tree, by pid
+    metrics.py  CPU and memory of each test's tree
+
+A line is handed to the test's parser only once it is complete, so two
+tests' output never mixes within a line. Silence is measured on the test's
+side of the pipe: before a test is killed for silence, whatever it wrote
+meanwhile is read first, so a runner that was itself stopped (Ctrl-Z, a
+paused VM) never blames a test for its own pause.
 """
 
-import codecs
 import errno
 import os
 import selectors
@@ -18,24 +27,20 @@ from dataclasses import dataclass
 from ..contract import ENDED_LEAK, ENDED_STOPPED, ENDED_TIMEOUT, TestResult, TestSpec, is_unexpected
 from ..protocols import ExitInfo
 from ..protocols.base import apply_expected_outcome
-from . import kill
+from . import ending, kill
+from .ending import KILL_SETTLE, Stage
+from .framing import READ_SIZE, Framer
+from .leaks import Leaks
 from .metrics import Sampler
 from .process import TOKEN_VAR, spawn, start_guardian
 
-READ_SIZE = 1 << 16
+__all__ = ["Pool", "PoolOptions", "TestSpec"]
+
 _STDOUT, _STDERR, _PIDFD, _WAKEUP, _STRAY = range(5)
-# A line is held until it ends, as a list of the pieces read (joined once,
-# so a long line costs linear time); one longer than about MAX_LINE (a test
-# printing 100 MB without a newline) is handed on in pieces of that size.
-MAX_LINE = 8 << 20
-MAX_LINE_PIECES = MAX_LINE // READ_SIZE
 # Once a test's main process has exited, what it left behind holding its
 # output open gets this long (or the silent --timeout, if longer) before it
 # is ended as a leak: waiting for end of file must never hang the run.
 EXIT_LINGER = 5.0
-# After SIGKILL, how long to wait for the pipes to close before giving up on
-# them (a process we could not see still holds them).
-KILL_SETTLE = 5.0
 # With an on_tick hook (the live terminal view), the loop wakes at least this
 # often even when no test prints anything.
 TICK_EVERY = 0.1
@@ -64,9 +69,9 @@ class Running:
 
     __slots__ = (
         "spec", "proc", "parser", "slot", "token", "started", "started_wall",
-        "last_output", "bufs", "decoders", "open_fds", "reaped", "kill_stage",
-        "kill_deadline", "end_reason", "end_kind", "unexpected", "pid_text",
-        "stderr_text", "exited_at", "leaked", "killed",
+        "last_output", "framers", "open_fds", "reaped", "stage",
+        "stage_deadline", "end_reason", "end_kind", "unexpected", "pid_text",
+        "exited_at", "leaked", "killed",
     )
 
     def __init__(self, spec, parser, slot, token):
@@ -77,17 +82,15 @@ class Running:
         self.proc = None
         self.started = self.last_output = time.monotonic()
         self.started_wall = time.time()
-        self.bufs = {}
-        self.decoders = {}
+        self.framers = {}               # fd -> framing.Framer
         self.open_fds = set()
         self.reaped = None
-        self.kill_stage = 0
-        self.kill_deadline = None
+        self.stage = Stage.RUNNING      # ending.py
+        self.stage_deadline = None
         self.end_reason = None
         self.end_kind = None            # contract.ENDED_*, or None (ended on its own)
         self.unexpected = False
         self.pid_text = ""
-        self.stderr_text = ""
         self.exited_at = None           # when the main process was reaped
         self.leaked = []                # "pid (command line)" of processes it left
         self.killed = set()             # pids we signalled to end it
@@ -109,6 +112,7 @@ class Pool:
         self.unexpected_count = 0
         self.stop_reason = None             # set: start nothing new
         self.stop_hard = False
+        self._end_running = None            # set: end the tests running now, then go on (--keep-going)
         self._held = None                   # a run-sequentially test waiting for quiet
         self._seq = 0
         self._run_token = "%d-%d" % (os.getpid(), int(time.time() * 1000))
@@ -118,7 +122,7 @@ class Pool:
         self.scheduler = None
         self.sampler = Sampler(enabled=options.sample_metrics)
         self.watch = None                   # kill.ChildWatch, from run()
-        self.strays = kill.Strays()         # leaked processes being ended
+        self.leaks = Leaks(events, self._watch_stray, allow=options.allow_leaks)
         self.guardian = None
         self.finished_ids = set()           # tests that ended on their own (not stopped)
         self._test_of_token = {}
@@ -163,38 +167,65 @@ class Pool:
             except OSError:
                 pass
 
+    def end_running(self, reason):
+        """End the tests running now (each an unexpected ERROR, not recorded)
+        and go on with the rest. Safe to call from a signal handler."""
+        self._end_running = reason
+        if self._wakeup_w is not None:
+            try:
+                os.write(self._wakeup_w, b"x")
+            except OSError:
+                pass
+
     # -- the loop ----------------------------------------------------------
     def _loop(self, scheduler):
         select = self.sel.select
         while True:
+            if self._end_running is not None:
+                reason, self._end_running = self._end_running, None
+                for r in list(self.running.values()):
+                    self._begin_kill(r, ENDED_STOPPED, reason)
             if self.stop_reason is not None:
                 self._stop_running()
             else:
                 self._fill(scheduler)
-            if not self.running and not self.strays.by_fd:
+            if not self.running and not self.leaks.strays.by_fd:
                 break
             timeout = _sooner(self._next_deadline(), self.sampler.next_due())
             if self.on_tick is not None:
                 timeout = TICK_EVERY if timeout is None else min(timeout, TICK_EVERY)
-            for key, _ in select(timeout):
-                r, kind = key.data
-                if kind == _STDOUT or kind == _STDERR:
-                    self._read(r, key.fd, kind)
-                elif kind == _PIDFD:
-                    self._reaped(r)
-                elif kind == _STRAY:
-                    self.sel.unregister(key.fd)
-                    self.strays.ended(key.fd)
-                else:
-                    try:
-                        os.read(self._wakeup_r, 512)
-                    except OSError:
-                        pass
+            ready = select(timeout)
+            if not ready:
+                # Timed out -- or the runner itself was stopped while waiting
+                # (select returns nothing once its time is up, PEP 475).
+                # What the tests wrote meanwhile is read before any of them
+                # is judged silent.
+                ready = select(0)
+            self._handle(ready)
             self._check_deadlines(scheduler)
             self.sampler.sample_due(time.monotonic(), self.running)
             self.events.flush()
             if self.on_tick is not None:
                 self.on_tick()
+
+    def _handle(self, ready):
+        for key, _ in ready:
+            r, kind = key.data
+            if kind == _STDOUT or kind == _STDERR:
+                self._read(r, key.fd, kind)
+            elif kind == _PIDFD:
+                self._reaped(r)
+            elif kind == _STRAY:
+                self.sel.unregister(key.fd)
+                self.leaks.strays.ended(key.fd)
+            else:
+                try:
+                    os.read(self._wakeup_r, 512)
+                except OSError:
+                    pass
+
+    def _watch_stray(self, fd):
+        self.sel.register(fd, selectors.EVENT_READ, (None, _STRAY))
 
     def _fill(self, scheduler):
         while self.free_slots:
@@ -259,27 +290,12 @@ class Pool:
         if not data:
             self._eof(r, fd, kind)
             return
-        decoder = r.decoders.get(fd)
-        if decoder is None:
-            decoder = r.decoders[fd] = codecs.getincrementaldecoder("utf-8")("replace")
-        text = decoder.decode(data)
-        pending = r.bufs.get(fd)        # pieces of an unfinished line, joined once it ends
-        if "\n" not in text:
-            if pending is None:
-                r.bufs[fd] = [text]
-                return
-            pending.append(text)
-            if len(pending) < MAX_LINE_PIECES:
-                return
-            lines = ["".join(pending)]
-            r.bufs[fd] = None
-        else:
-            if pending is not None:
-                pending.append(text)
-                text = "".join(pending)
-            lines = text.split("\n")
-            rest = lines.pop()
-            r.bufs[fd] = [rest] if rest else None
+        framer = r.framers.get(fd)
+        if framer is None:
+            framer = r.framers[fd] = Framer()
+        lines = framer.feed(data)
+        if not lines:
+            return
         if kind == _STDOUT:
             self._feed(r, lines)
         else:
@@ -308,8 +324,8 @@ class Pool:
         self.events.emit_many(evs)
 
     def _eof(self, r, fd, kind):
-        decoder = r.decoders.get(fd)
-        tail = "".join(r.bufs.pop(fd, None) or ()) + (decoder.decode(b"", True) if decoder else "")
+        framer = r.framers.pop(fd, None)
+        tail = framer.end() if framer is not None else ""
         if tail:
             if kind == _STDOUT:
                 self._feed(r, [tail])
@@ -344,8 +360,8 @@ class Pool:
         now = time.monotonic()
         soonest = None
         for r in self.running.values():
-            if r.kill_stage:
-                d = r.kill_deadline
+            if r.stage:
+                d = r.stage_deadline
             else:
                 timeout, max_time = self._limits(r)
                 d = None
@@ -359,8 +375,8 @@ class Pool:
                     d = d2 if d is None else min(d, d2)
             if d is not None and (soonest is None or d < soonest):
                 soonest = d
-        if self.strays.by_fd:
-            d = self.strays.next_deadline()
+        if self.leaks.strays.by_fd:
+            d = self.leaks.strays.next_deadline()
             if soonest is None or d < soonest:
                 soonest = d
         if soonest is None:
@@ -370,8 +386,8 @@ class Pool:
     def _check_deadlines(self, scheduler):
         now = time.monotonic()
         for r in list(self.running.values()):
-            if r.kill_stage:
-                if now >= r.kill_deadline:
+            if r.stage:
+                if now >= r.stage_deadline:
                     self._escalate(r, now)
                 continue
             timeout, max_time = self._limits(r)
@@ -382,40 +398,24 @@ class Pool:
             elif r.exited_at is not None and now - r.exited_at >= max(EXIT_LINGER, timeout or 0):
                 self._begin_kill(r, ENDED_LEAK, "exited, but processes it left kept its output open for %gs"
                                  % max(EXIT_LINGER, timeout or 0))
-        if self.strays.by_fd:
-            for fd in self.strays.due(now, KILL_SETTLE):
+        if self.leaks.strays.by_fd:
+            for fd in self.leaks.strays.due(now, KILL_SETTLE):
                 self.sel.unregister(fd)
 
     # -- ending tests ------------------------------------------------------
     def _begin_kill(self, r, kind, reason, grace=None):
-        if r.kill_stage:
+        if r.stage:
             return
         r.end_kind, r.end_reason = kind, reason
         grace = self.options.kill_grace if grace is None else grace
         pids = self._tree(r)
-        r.killed |= pids
         if r.reaped is not None and pids:
             # The main process has exited: whatever is left is a leak.
-            r.leaked = self._report_leaks(r.spec.id, pids)
-        if grace > 0:
-            kill.signal_pids(pids, signal.SIGTERM)
-            kill.signal_group(r.proc.pid, signal.SIGTERM)
-            r.kill_stage = 1
-            r.kill_deadline = time.monotonic() + grace
-        else:
-            kill.signal_pids(pids, signal.SIGKILL)
-            kill.signal_group(r.proc.pid, signal.SIGKILL)
-            r.kill_stage = 2
-            r.kill_deadline = time.monotonic() + KILL_SETTLE
+            r.leaked = self.leaks.report(r.spec.id, pids)
+        ending.begin(r, pids, grace, time.monotonic())
 
     def _escalate(self, r, now):
-        if r.kill_stage == 1:
-            pids = self._tree(r)
-            r.killed |= pids
-            kill.signal_pids(pids, signal.SIGKILL)
-            kill.signal_group(r.proc.pid, signal.SIGKILL)
-            r.kill_stage = 2
-            r.kill_deadline = now + KILL_SETTLE
+        if ending.escalate(r, self._tree(r), now):
             return
         # Still not closed after SIGKILL: give up on the pipes, keep the result.
         for fd in list(r.open_fds):
@@ -431,13 +431,13 @@ class Pool:
 
     def _stop_running(self):
         for r in list(self.running.values()):
-            if not r.kill_stage:
+            if not r.stage:
                 self._begin_kill(r, ENDED_STOPPED, "ended by the runner: " + self.stop_reason,
                                  grace=0 if self.stop_hard else None)
-            elif self.stop_hard and r.kill_stage == 1:
+            elif self.stop_hard and r.stage == Stage.TERM_SENT:
                 self._escalate(r, time.monotonic())
-        if self.stop_hard and self.strays.by_fd:
-            self.strays.hurry()
+        if self.stop_hard and self.leaks.strays.by_fd:
+            self.leaks.strays.hurry()
 
     def _tree(self, r):
         """Live pids of ``r``'s test: its main process unless reaped, its
@@ -457,9 +457,9 @@ class Pool:
             except ChildProcessError:
                 pass
         self.running.clear()
-        for fd in list(self.strays.by_fd):
+        for fd in list(self.leaks.strays.by_fd):
             self.sel.unregister(fd)
-        self.strays.kill_all()
+        self.leaks.strays.kill_all()
         prefix = self._run_token + "-"
         for pid in self.watch.unknown(()):
             if (kill.token_of(pid) or "").startswith(prefix):
@@ -478,7 +478,9 @@ class Pool:
         adopted = self.watch.unknown(self.running)
         if adopted:
             self.sampler.last_look(r.token, self.running)
-            leaked = leaked + self._adopted_leaks(r, adopted)
+            grace = 0 if self.stop_hard else self.options.kill_grace
+            leaked = leaked + self.leaks.sort_adopted(r, adopted, self.running, self._test_of_token,
+                                                      self.watch, grace)
         exit = ExitInfo(returncode=None)
         if reaped is not None:
             if reaped.returncode < 0:
@@ -493,68 +495,6 @@ class Pool:
             why = r.end_reason if r.end_kind == ENDED_LEAK else "left %d process(es) running after it exited" % len(leaked)
             exit.stopped = "%s: %s" % (why, ", ".join(leaked))
         self._finish(r, exit, leaked)
-
-    def _adopted_leaks(self, r, adopted):
-        """Sort the runner's unexpected children: zombies are reaped,
-        those of tests still running are left to them, the runner's own
-        are ignored from now on, and the rest, with their descendants, are
-        reported and ended. Returns what ``r`` leaked."""
-        running_tokens = {x.token for x in self.running.values()}
-        my_session = os.getsid(0)
-        mine, earlier, dying = [], {}, []
-        for pid in adopted:
-            if kill.is_zombie(pid):
-                kill.reap(pid)
-                continue
-            if pid in r.killed:
-                dying.append(pid)   # killed with the test and on its way out
-                continue
-            owner = kill.token_of(pid)
-            if owner is None:
-                sid = kill.session_of(pid)
-                if sid is None:
-                    continue
-                if sid == my_session:
-                    self.watch.ignored.add(pid)     # started by the runner itself
-                    continue
-                owner = next((x.token for x in self.running.values() if x.proc.pid == sid), r.token)
-            if owner in running_tokens:
-                continue
-            if owner == r.token or owner not in self._test_of_token:
-                mine.append(pid)
-            else:
-                earlier.setdefault(self._test_of_token[owner], []).append(pid)
-        if dying:
-            for fd in self.strays.add(dying, time.monotonic() + KILL_SETTLE, signal.SIGKILL):
-                self.sel.register(fd, selectors.EVENT_READ, (None, _STRAY))
-        for test, roots in sorted(earlier.items()):
-            pids = kill.descendants(roots)
-            self._report_leaks(test, pids, late=True)
-            self._end_strays(pids)
-        if not mine:
-            return []
-        pids = kill.descendants(mine)
-        described = self._report_leaks(r.spec.id, pids)
-        self._end_strays(pids)
-        return described
-
-    def _report_leaks(self, test, pids, late=False):
-        """The mozlog ``log`` naming each leaked pid and command line."""
-        described = ["%d (%s)" % (pid, kill.cmdline(pid)) for pid in sorted(pids)]
-        if described:
-            self.events.emit({
-                "action": "log", "level": "WARNING" if self.options.allow_leaks else "ERROR",
-                "message": "%s leaked %d process(es)%s: %s" % (
-                    test, len(described), " (found after its result)" if late else "",
-                    ", ".join(described)),
-            })
-        return described
-
-    def _end_strays(self, pids):
-        """SIGTERM now, SIGKILL after --kill-grace (kill.Strays)."""
-        grace = self.options.kill_grace if not self.stop_hard else 0
-        for fd in self.strays.add(pids, time.monotonic() + grace):
-            self.sel.register(fd, selectors.EVENT_READ, (None, _STRAY))
 
     def _finish(self, r, exit, leaked=()):
         evs = r.parser.finish(exit)
@@ -582,7 +522,7 @@ class Pool:
         if r.unexpected and opts.max_failures and self.unexpected_count >= opts.max_failures \
                 and self.stop_reason is None:
             self.stop("--max-failures %d reached" % opts.max_failures, hard=True)
-        if opts.bail and r.parser is not None and getattr(r.parser, "bailout", None) is not None \
+        if opts.bail and r.parser is not None and r.parser.bailout is not None \
                 and self.stop_reason is None:
             self.stop("Bail out! in %s (--bail)" % r.spec.id, hard=True)
 

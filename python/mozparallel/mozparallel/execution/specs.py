@@ -10,8 +10,17 @@ from ..contract import TestSpec
 from ..errors import UsageError
 
 
-def build_specs(selected, exec_cmd=None, protocol="auto"):
-    """(TestSpecs of the tests that will run, SelectedTests that will not)."""
+def build_specs(selected, exec_cmd=None, protocol="auto", env=(), wrapper=None):
+    """(TestSpecs of the tests that will run, SelectedTests that will not).
+    ``env``: (NAME, VALUE) pairs for every test; ``wrapper``: a command put
+    in front of every test's (--debugger)."""
+    wrapper_argv = []
+    if wrapper:
+        try:
+            wrapper_argv = shlex.split(wrapper)
+        except ValueError as e:
+            raise UsageError("cannot split --debugger %r: %s" % (wrapper, e))
+    extra_env = dict(env) or None
     exec_argv = None
     if exec_cmd:
         try:
@@ -20,7 +29,7 @@ def build_specs(selected, exec_cmd=None, protocol="auto"):
             raise UsageError("cannot split --exec %r: %s" % (exec_cmd, e))
         if not exec_argv:
             raise UsageError("--exec is empty")
-    specs, skipped = [], []
+    specs, skipped, not_executable = [], [], []
     for t in selected:
         if t.disabled:
             skipped.append(t)
@@ -33,8 +42,10 @@ def build_specs(selected, exec_cmd=None, protocol="auto"):
             argv = exec_argv + [t.path]
         else:
             argv = [t.path]
+            if os.path.isfile(t.path) and not os.access(t.path, os.X_OK):
+                not_executable.append(t)
         specs.append(TestSpec(
-            id=t.id, argv=argv, path=t.path, group=t.group,
+            id=t.id, argv=wrapper_argv + argv, path=t.path, group=t.group, env=extra_env,
             protocol=_protocol_key(keys, protocol),
             timeout=_float_key(keys, "timeout"),
             max_time=_float_key(keys, "max-time"),
@@ -43,7 +54,25 @@ def build_specs(selected, exec_cmd=None, protocol="auto"):
             sequential=keys.get("run-sequentially"),
             cwd=os.path.dirname(t.path) if keys.get("cwd") == "here" else None,
         ))
+    if not_executable:
+        raise UsageError(_not_executable(not_executable))
     return specs, skipped
+
+
+# What to suggest for --exec, by the file's extension.
+INTERPRETERS = {".t": "perl", ".pl": "perl", ".js": "node", ".mjs": "node", ".py": "python3", ".sh": "sh",
+                ".bats": "bats", ".rb": "ruby"}
+
+
+def _not_executable(tests):
+    """One line: which files cannot be run as they are, and what to pass."""
+    first = tests[0]
+    name = first.id
+    more = " (and %d more)" % (len(tests) - 1) if len(tests) > 1 else ""
+    interpreter = INTERPRETERS.get(os.path.splitext(first.path)[1])
+    hint = "--exec %s" % interpreter if interpreter else "--exec INTERPRETER"
+    return ("%s%s is not executable and no command runs it: give its interpreter with %s "
+            "(or make it executable, or set exec = ... in its manifest)" % (name, more, hint))
 
 
 def _protocol_key(keys, default):

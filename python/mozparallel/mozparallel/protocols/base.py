@@ -63,9 +63,11 @@ def apply_expected_outcome(end, outcome):
 
 
 class Parser:
-    """Base of the line parsers: feed(line) -> events or None; finish(exit)."""
+    """Base of the line parsers: feed(line) -> events or None; finish(exit).
+    ``bailout``: the reason of a "Bail out!" seen, else None (--bail reads it)."""
 
     name = "base"
+    bailout = None
 
     def __init__(self, test, log_subtests=False, expected_fail=False):
         self.test = test

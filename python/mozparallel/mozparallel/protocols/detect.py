@@ -107,15 +107,11 @@ class AutoParser(Parser):
         out.extend(self.inner.finish(exit))
         return out
 
-    def __getattr__(self, name):
-        # Attributes the pool asks of a parser (``bailout``) come from the
-        # chosen parser; None before there is one.
+    @property
+    def bailout(self):
+        """The chosen parser's (None before there is one)."""
         inner = self.__dict__.get("inner")
-        if inner is not None:
-            return getattr(inner, name)
-        if name == "bailout":
-            return None
-        raise AttributeError(name)
+        return inner.bailout if inner is not None else None
 
 
 __all__ = ["AutoParser", "detect_line", "CLASSES"]

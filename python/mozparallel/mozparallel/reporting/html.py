@@ -1,8 +1,14 @@
 """The HTML report (``--report-html FILE``, and report.html in the objdir
-after every run): one self-contained file, no network, with a per-worker
-timeline, a sortable table of tests and the suite's wall time over recent
-runs. ``ReportCollector`` listens to the run's events; ``write_report``
-writes the page. The page's look and behaviour live in report_page.py.
+after every run): one self-contained file, no network, with the run's
+command line and run_info, a per-worker timeline, a table of tests
+(failures first, filterable) and the suite's wall time over recent runs.
+``ReportCollector`` listens to the run's events; ``write_report`` writes
+the page. The page's look and behaviour live in report_page.py.
+
+Memory is ``peak_rss_kb`` (the peak RSS of the test's process tree), the
+figure ``paralleltest history`` shows, in MiB as there. Not ``maxrss_kb``:
+on Linux a test's ``ru_maxrss`` starts at the runner's own high-water RSS
+(execution/metrics.py), about 22 MiB whatever the test does.
 """
 
 import json
@@ -11,6 +17,7 @@ import os
 from mozlog.reader import LogHandler
 
 from ..contract import is_unexpected
+from ..redact import redact_text
 from .outputs import OutputKeeper, status_line
 from .report_page import PAGE
 _DATA_MARK = "/*REPORT_DATA*/null"
@@ -32,14 +39,18 @@ class ReportCollector(LogHandler):
         self.run_info = {}
         self.starts = {}             # test -> ms
         self.outputs = OutputKeeper()
-        self.failed_sub = set()
+        self.failed_sub = {}         # test -> its first unexpected subtest, as a line
         self.tests = []
+        self.planned = set()         # every test of suite_start
 
     def suite_start(self, data):
         self.suite_time = data.get("time")
         self.run_info = data.get("run_info") or {}
         self.jobs = (data.get("extra") or {}).get("jobs")
         self.run_id = (data.get("extra") or {}).get("run_id")
+        planned = data.get("tests") or ()
+        for group in (planned.values() if isinstance(planned, dict) else [planned]):
+            self.planned.update(group)
 
     def test_start(self, data):
         self.starts[data["test"]] = data.get("time")
@@ -49,9 +60,10 @@ class ReportCollector(LogHandler):
             self.outputs.add(data["test"], data.get("data", ""))
 
     def test_status(self, data):
-        self.outputs.add(data["test"], status_line(data))
+        line = status_line(data)
+        self.outputs.add(data["test"], line)
         if is_unexpected(data):
-            self.failed_sub.add(data["test"])
+            self.failed_sub.setdefault(data["test"], line)
 
     def test_end(self, data):
         test, status = data["test"], data["status"]
@@ -65,7 +77,7 @@ class ReportCollector(LogHandler):
             outcome = "expected-fail"
         else:
             outcome = "pass"
-        self.failed_sub.discard(test)
+        first_failure = self.failed_sub.pop(test, None)
         wall = extra.get("wall")
         start = self.starts.pop(test, None)
         if extra.get("resumed_from"):
@@ -73,8 +85,8 @@ class ReportCollector(LogHandler):
         if wall is None and start is not None and data.get("time") is not None:
             wall = (data["time"] - start) / 1000.0
         elif wall is not None and start is not None and data.get("time") is not None:
-            # The process's real start: a test the head start began is
-            # logged as started only when the runner adopts it.
+            # The process's real start: a test a fleet worker ran is logged
+            # as started when the coordinator hears of it.
             start = min(start, data["time"] - 1000.0 * wall)
         cpu = None
         if extra.get("cpu_user") is not None:
@@ -84,11 +96,12 @@ class ReportCollector(LogHandler):
             "status": status,
             "expected": data.get("expected"),
             "outcome": outcome,
-            "message": data.get("message"),
+            # The test's own message, else its first unexpected subtest.
+            "message": data.get("message") or first_failure,
             "start": start,           # ms for now; seconds from the run's start in report_data
             "wall": wall if status != "SKIP" or extra.get("slot") is not None else None,
             "cpu": cpu,
-            "maxrss_kb": extra.get("maxrss_kb"),
+            "peak_rss_kb": extra.get("peak_rss_kb"),
             "slot": extra.get("slot"),
             "resumed_from": extra.get("resumed_from"),
             "output": output if outcome in ("unexpected", "expected-fail") else [],
@@ -97,9 +110,16 @@ class ReportCollector(LogHandler):
     def suite_end(self, data):
         self.end_time = data.get("time")
 
-    def report_data(self, history=None, title="mozparallel run"):
-        # The run starts at suite_start, or earlier if the head start began
-        # tests before it.
+    def report_data(self, history=None, title="mozparallel run", command=None, cwd=None,
+                    interrupted=None, complete_report=None, unfinished=0, runnable=None):
+        """What the page shows. ``command``: the command line, secrets
+        already masked; ``interrupted``: why the run was cut short, if it
+        was, and ``unfinished`` how many tests (of ``runnable``, else of
+        suite_start's) did not end on their own;
+        ``complete_report``: the last complete run's report, as a link
+        relative to this one."""
+        # The run starts at suite_start, or earlier if a test's real start
+        # (end - wall) was before it.
         origin = self.suite_time
         starts = [t["start"] for t in self.tests if t["start"] is not None]
         if origin is not None and starts:
@@ -118,7 +138,13 @@ class ReportCollector(LogHandler):
             "wall": wall,
             "jobs": self.jobs,
             "run_id": self.run_id,
-            "run_info": self.run_info,
+            "run_info": {k: redact_text(v) if isinstance(v, str) else v for k, v in self.run_info.items()},
+            "command": command,
+            "cwd": cwd,
+            "interrupted": interrupted,
+            "complete_report": complete_report,
+            "planned": runnable if runnable is not None else len(self.planned | {t["test"] for t in self.tests}),
+            "unfinished": unfinished,
             "counts": counts,
             "tests": tests,
             "history": list(history or []),

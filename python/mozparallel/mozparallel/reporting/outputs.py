@@ -5,6 +5,10 @@ in the HTML report. Nothing here writes anywhere."""
 # A chatty test prints a million lines; a failure report needs its start
 # and its end, not all of it.
 HEAD_LINES, TAIL_LINES = 100, 100
+# And a line can be a megabyte (a dump without newlines, cut in pieces by
+# execution/framing.py): a kept line is cut to this many characters, so
+# what is kept of one test stays under a few MB whatever it prints.
+KEEP_CHARS = 4096
 
 
 class TestOutput:
@@ -19,6 +23,8 @@ class TestOutput:
         self.dropped = 0
 
     def add(self, line):
+        if len(line) > KEEP_CHARS:
+            line = "%s[... %d characters not kept]" % (line[:KEEP_CHARS], len(line) - KEEP_CHARS)
         if len(self.head) < HEAD_LINES:
             self.head.append(line)
             return

@@ -33,6 +33,8 @@ class ReportSettings:
     log_level: str = "INFO"         # mach reporter: least level of log messages shown (--log-mach-level)
     log_subtests: bool = False      # every passing point as a test_status event
     log_options: dict = field(default_factory=dict)  # the --log-* options, for mozlog
+    command: str | None = None      # the command line as the report shows it, secrets masked
+    cwd: str | None = None          # the directory it ran in
 
 
 def stdout_taken(log_options):
@@ -90,28 +92,54 @@ class RunReporters:
         if self.live is not None:
             self.live.end_of_run()
 
-    def write_reports(self):
+    def write_reports(self, interrupted=None, unfinished=(), runnable=None):
         """report.html in the state directory, and --report-html FILE.
-        Returns the paths written."""
+        ``interrupted``: why the run was cut short (Ctrl-C, SIGTERM), if it
+        was; then each report goes beside its file as NAME-interrupted.html,
+        marked as such (``unfinished``: the tests that did not end on their
+        own, of ``runnable``) and linking to the last complete run's report,
+        which stays. Returns the paths written."""
         history = suite_history(self.store, self.collector)
-        data = self.collector.report_data(history=history)
-        written = []
+        written, kept = [], []
         targets = [os.path.join(self.settings.state_dir, "report.html")]
         if self.settings.report_html:
             targets.append(self.settings.report_html)
         for path in targets:
+            partial = interrupted_path(path)
+            complete = None
+            if interrupted and os.path.exists(path):
+                complete = os.path.relpath(path, os.path.dirname(os.path.abspath(partial)))
+                kept.append(path)
+            data = self.collector.report_data(history=history, command=self.settings.command,
+                                              cwd=self.settings.cwd, interrupted=interrupted,
+                                              complete_report=complete,
+                                              unfinished=len(unfinished) if interrupted else 0,
+                                              runnable=runnable)
             try:
-                written.append(write_report(path, data))
+                written.append(write_report(partial if interrupted else path, data))
+                if not interrupted and os.path.exists(partial):
+                    os.unlink(partial)      # an earlier run's, now older than report.html
             except OSError as e:
                 print("paralleltest: warning: cannot write %s: %s" % (path, e.strerror or e),
                       file=sys.stderr)
+        if interrupted and written:
+            print("mozparallel: report of the interrupted run: %s%s" % (
+                ", ".join(written), "; the last complete run's stays in %s" % ", ".join(kept) if kept else ""),
+                file=sys.stderr)
         return written
+
+
+def interrupted_path(path):
+    """Where the report of an interrupted run goes instead of ``path``."""
+    stem, ext = os.path.splitext(path)
+    return stem + "-interrupted" + (ext or ".html")
 
 
 def suite_history(store, collector, limit=HISTORY_RUNS):
     """Wall times of the recent runs of this suite, oldest first, from the
-    run's open store (this run included once the recorder has ended it);
-    [] when there is no store or it cannot be read."""
+    run's open store (this run included once the recorder has ended it; an
+    interrupted run only if it is this one); [] when there is no store or
+    it cannot be read."""
     from ..store import StoreError
 
     if store is None:
@@ -130,11 +158,16 @@ def suite_history(store, collector, limit=HISTORY_RUNS):
     out = []
     for run in sorted(runs, key=lambda r: r.started):
         theirs = tests.get(run.run_id, set())
-        if run.ended is None or not theirs or not ours:
+        current = run.run_id == collector.run_id
+        if run.ended is None or not ours:
             continue
-        if len(ours & theirs) / len(ours | theirs) < SAME_SUITE:
-            continue
+        if not current:
+            if run.status == "INTERRUPTED" or not theirs:
+                continue        # an interrupted run's wall time says nothing of the suite's
+            if len(ours & theirs) / len(ours | theirs) < SAME_SUITE:
+                continue
         out.append({"label": run.run_id, "wall": round(run.ended - run.started, 3),
                     "tests": len(theirs), "unexpected": unexpected.get(run.run_id, 0),
-                    "current": run.run_id == collector.run_id})
+                    "interrupted": run.status == "INTERRUPTED",
+                    "current": current})
     return out

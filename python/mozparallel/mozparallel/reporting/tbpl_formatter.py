@@ -58,8 +58,9 @@ class TbplFormatter(MozlogTbplFormatter):
         self._tests = set()
 
     def test_end(self, data):
-        # "took Nms" from the test's own wall time (test_end's extra): the
-        # time since its test_start event also counts the runner's delays.
+        # "took Nms" from the test's own wall time (test_end's extra): a test
+        # run by a fleet worker is logged as started when the coordinator
+        # hears of it, so the time since its test_start event can be short.
         wall = (data.get("extra") or {}).get("wall")
         test_id = self.test_id(data["test"])
         if wall is not None and test_id in self.test_start_times and data.get("time") is not None:

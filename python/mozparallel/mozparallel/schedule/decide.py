@@ -39,7 +39,7 @@ class RunPlan:
     @property
     def policy_name(self):
         policy = self.scheduler.name
-        seed = getattr(getattr(self.scheduler, "policy", self.scheduler), "seed", None)
+        seed = self.scheduler.seed
         if seed is not None:
             policy += ":%d" % seed
         return policy

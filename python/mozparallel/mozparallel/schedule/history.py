@@ -110,7 +110,7 @@ def load_history(store, test_ids, runtimes=None, warn=None, tests=None):
             if missing:     # older than the recent runs: wall times only
                 figures = merge_walls(figures, store.durations(missing))
             if figures:
-                sources.append("%d tests from %s" % (len(figures), getattr(store, "description", "the store")))
+                sources.append("%d tests from %s" % (len(figures), store.description))
         except (StoreError, OSError) as e:
             if warn:
                 warn("history not read: %s" % e)

@@ -21,6 +21,7 @@ class _Ordered:
     """A fixed order decided up front; the policies differ only in the order."""
 
     name = "?"
+    seed = None                 # Shuffled's, for the log line
 
     def __init__(self, specs, expected=None):
         self._queue = deque(specs)

@@ -1,5 +1,6 @@
 """Turn TEST arguments into tests: a file, a directory (its executable
-files, recursively, in sorted order), or a manifest (``.ini``/``.toml``).
+files and ``.t`` files, recursively, in sorted order), or a manifest
+(``.ini``/``.toml``).
 
 Every test keeps its manifest group and per-test keys; a test that will not
 run keeps the reason (``disabled``: a condition, "missing: ...", or, set by
@@ -9,6 +10,10 @@ the chunker, "another chunk (3 of 4)") so ``--list`` and the log can say why.
 import os
 
 from .model import MANIFEST_SUFFIXES, InputError, SelectedTest, test_id
+
+# Files a directory yields even when not executable (run them with --exec):
+# prove's convention, ``prove t/`` runs every ``.t`` file.
+TEST_SUFFIXES = (".t",)
 
 
 def _is_executable_file(path):
@@ -23,7 +28,7 @@ def _walk(directory):
             if name.startswith("."):
                 continue
             path = os.path.join(dirpath, name)
-            if _is_executable_file(path):
+            if _is_executable_file(path) or (name.endswith(TEST_SUFFIXES) and os.path.isfile(path)):
                 found.append(path)
     return found
 
@@ -52,7 +57,8 @@ def discover(args, root=None, manifest_reader=None):
         elif os.path.isdir(path):
             files = _walk(path)
             if not files:
-                raise InputError("no executable test files in directory: %s" % arg)
+                raise InputError("no test files (executable or %s) in directory: %s"
+                                 % (" ".join(TEST_SUFFIXES), arg))
             for f in files:
                 add(SelectedTest(path=f, id=test_id(f, root)))
         elif os.path.isfile(path):

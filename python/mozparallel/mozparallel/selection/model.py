@@ -40,6 +40,7 @@ class SelectionSettings:
     mozinfo: tuple = ()             # --mozinfo KEY=VALUE overrides
     mozinfo_cache: str | None = None  # directory of the live-mozinfo cache (the state dir)
     lenient_conditions: bool = False
+    manifest_reader: str = "auto"   # own, mozilla or auto (selection/mozilla_reader.py)
     allow_missing: bool = False
     tags: tuple = ()
     subsuite: str | None = None

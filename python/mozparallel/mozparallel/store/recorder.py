@@ -37,9 +37,8 @@ def command_of(spec):
 def machine():
     """Cores and memory of this machine, for comparing runs across machines."""
     try:
-        import psutil
-        memory = psutil.virtual_memory().total
-    except Exception:   # psutil missing or /proc unreadable: still record the run
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")     # what psutil reports as total
+    except (OSError, ValueError):
         memory = 0
     return {"cores": os.cpu_count() or 0, "memory": memory, "hostname": socket.gethostname()}
 
@@ -54,7 +53,7 @@ class Recorder:
         self.started_wall = time.time()
         self.started = time.monotonic()
         self.recorded = 0
-        self.where = getattr(store, "description", None)     # never holds a password
+        self.where = store.description if store is not None else None     # never holds a password
 
     def start(self, jobs, mozinfo, argv=None):
         info = machine()

@@ -190,6 +190,12 @@ def test_merge_walls_fills_only_unknown():
     assert merged == {"a": Figures(1.0, 0.2, 5), "b": Figures(2.0)}
 
 
+def test_the_default_line_says_how_much_of_the_history_is_known():
+    h = TestHistory({"a": Figures(4.0, 0.01)}, "the store")
+    plan = plan_run(specs("a", "b", "c"), h, "history", jobs=2, cores=2)
+    assert plan.describe() == "mozparallel: 3 tests, 2 at a time (-j 2); about 8.0s by history (1 of them known)"
+
+
 def test_the_default_line_is_short_and_j_auto_names_the_j_it_uses():
     """The line a run starts with fits a terminal; the reasoning (-v) names
     at each step the J it leaves, the last one being the J used (never

@@ -48,7 +48,8 @@ def writing_formatters(log_options, reporter="mach"):
     given = {}
     for name, values in log_options.items():
         parts = name.split("_")
-        if len(parts) == 2 and parts[0] == "log" and values:
+        # (--log-subtests is log_subtests too, a string: not a format's streams)
+        if len(parts) == 2 and parts[0] == "log" and isinstance(values, list) and values:
             given[parts[1]] = values
     names = set(given)
     stdout_taken = any(_stdout(v) for values in given.values() for v in values)

@@ -56,6 +56,8 @@ class RunPlan:
             text += ", %s order" % self.policy_name
         if self.expected_makespan is not None:
             text += "; about %s by history" % _duration(self.expected_makespan)
+            if self.known < self.total:
+                text += " (%d of them known)" % self.known
         return text
 
     def reasoning(self):

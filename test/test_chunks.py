@@ -121,6 +121,7 @@ def test_four_chunk_runs_with_history_run_every_test_once(tmp_path):
 
     files = _gen_skewed(tmp_path / "suite")
     objdir = tmp_path / "obj"
+    objdir.mkdir()
     first = paralleltest(["-j", "14", "-r", "tap", "--objdir", str(objdir)] + files, cwd=tmp_path)
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr
 

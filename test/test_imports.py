@@ -16,7 +16,7 @@ PACKAGE = os.path.join(TOP, "python", "mozparallel", "mozparallel")
 # Lowest first. A module may import from its own layer or any below it.
 # docs/architecture.rst draws the same table.
 LAYERS = [
-    ("errors", "contract", "compat", "redact"),
+    ("errors", "contract", "compat", "redact", "statedir", "extras"),
     ("protocols", "selection", "store"),
     ("schedule",),
     ("execution",),

@@ -10,6 +10,7 @@ import signal
 import sys
 
 from .errors import EXIT_SIGNAL as EXIT_STATUS
+from .redact import has_url_password, redact_argv
 
 
 class Interrupts:
@@ -65,15 +66,21 @@ def command_words(argv=None):
 
 def resume_hint(run_id, stored, unfinished, total, argv=None):
     """The lines printed after an interrupted run. With a store, the same
-    command plus ``--resume RUN_ID``; without, the unfinished files."""
+    command plus ``--resume RUN_ID``; without, the unfinished files.
+    Credentials are never printed (redact.py): a password in a URL is left
+    out, and the hint says where the command can find it instead."""
     words, args = command_words(argv)
     head = "paralleltest: run %s interrupted: %d of %d tests did not finish" % (run_id, len(unfinished), total)
     if not unfinished:
         return head
     if stored:
         args = _without_option(args, "--resume")
-        return "%s; rerun the tests that did not finish with:\n  %s" % (
-            head, shlex.join(words + args + ["--resume", run_id]))
+        hint = "%s; rerun the tests that did not finish with:\n  %s" % (
+            head, shlex.join(redact_argv(words + args, drop_url_passwords=True) + ["--resume", run_id]))
+        if has_url_password(args):
+            hint += ("\n  (the password in a URL is not shown: set $MOZPARALLEL_REDIS_PASSWORD "
+                     "or put it back in the URL)")
+        return hint
     return "%s (no history store, so no --resume); rerun them with your options and:\n  %s" % (
         head, shlex.join(words + [spec.path or spec.id for spec in unfinished]))
 

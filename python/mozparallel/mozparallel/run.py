@@ -14,6 +14,7 @@ from .commands.resume import load_resumed, replay
 from .contract import is_unexpected
 from .errors import EXIT_OK, EXIT_UNEXPECTED, UsageError
 from .events import EventLog
+from .execution.environment import test_environment
 from .execution.pool import Pool
 from .execution.specs import build_specs
 from .flaky import FlakyRounds
@@ -177,7 +178,7 @@ def _run(settings, store, selected, run_info):
                                 unfinished=unfinished, runnable=len(specs))
         interrupts.restore()
     if interrupted:
-        print(resume_hint(recorder.run_id, bool(recorder.where), unfinished, len(specs)), file=sys.stderr)
+        print(resume_hint(recorder.run_id, recorder.run_recorded, unfinished, len(specs)), file=sys.stderr)
         return interrupts.exit_status
     return EXIT_UNEXPECTED if status.any_unexpected else EXIT_OK
 
@@ -191,8 +192,10 @@ def _pool_factory(settings, run_id, parser_for, pool_options, on_tick):
         make = coordinator_factory(settings.fleet, run_id)
         return lambda events, jobs, on_result: make(
             events, dataclasses.replace(pool_options, jobs=jobs), on_result=on_result, on_tick=on_tick)
+    env = test_environment()    # without the runner's own credentials
     return lambda events, jobs, on_result: Pool(
-        events, parser_for, dataclasses.replace(pool_options, jobs=jobs), on_result=on_result, on_tick=on_tick)
+        events, parser_for, dataclasses.replace(pool_options, jobs=jobs), env=env, on_result=on_result,
+        on_tick=on_tick)
 
 
 __all__ = ["is_unexpected", "run"]

@@ -19,10 +19,29 @@ from dataclasses import dataclass
 from .errors import UsageError
 
 
+def check_objdir(path, name="--objdir"):
+    """``path`` if it is an existing directory, else UsageError naming it
+    (after ``name``, the option or variable that gave it, if any)."""
+    said = "%s %s" % (name, path) if name else path
+    if not os.path.exists(path):
+        raise UsageError("%s: no such directory" % said)
+    if not os.path.isdir(path):
+        raise UsageError("%s: not a directory" % said)
+    return path
+
+
 def objdir_of(options, topobjdir=None):
-    """``--objdir``, else the caller's topobjdir (mach), else $MOZ_OBJDIR."""
-    objdir = options.get("objdir") or topobjdir or os.environ.get("MOZ_OBJDIR") or None
-    return objdir
+    """``--objdir``, else the caller's topobjdir (mach), else $MOZ_OBJDIR;
+    neither of those two may be a file (a missing one is made when the run
+    keeps its state there, as before a first build)."""
+    if options.get("objdir"):
+        return options["objdir"]    # checked up front (options.objdir_arg, run_settings)
+    env = os.environ.get("MOZ_OBJDIR")
+    objdir = topobjdir or env
+    name = "$MOZ_OBJDIR" if objdir == env else "the objdir"
+    if objdir and os.path.exists(objdir) and not os.path.isdir(objdir):
+        raise UsageError("%s %s: not a directory" % (name, objdir))
+    return objdir or None
 
 
 def state_dir_of(options, topobjdir=None):
@@ -76,7 +95,7 @@ def selection_settings(options, topobjdir=None):
         objdir=objdir_of(options, topobjdir),
         mozinfo=tuple(options.get("mozinfo") or ()),
         mozinfo_cache=state_dir_of(options, topobjdir),
-        lenient_conditions=bool(options.get("lenient_conditions")),
+        strict_conditions=bool(options.get("strict_conditions")),
         manifest_reader=options.get("manifest_reader") or "auto",
         allow_missing=bool(options.get("allow_missing")),
         tags=tuple(options.get("tag") or ()),
@@ -178,12 +197,12 @@ def execution_settings(options, jobs, log_subtests):
     debugging = bool(options.get("debugger"))     # a person at the debugger: no silence timeout
     return PoolOptions(
         jobs=jobs,
-        timeout=None if debugging else options.get("timeout"),
-        max_time=None if debugging else options.get("max_time"),
+        timeout=None if debugging else options.get("timeout") or None,     # 0: none (options.py)
+        max_time=None if debugging else options.get("max_time") or None,
         kill_grace=options.get("kill_grace", 5.0),
         log_subtests=log_subtests,
         bail=bool(options.get("bail")),
-        max_failures=options.get("max_failures"),
+        max_failures=options.get("max_failures") or None,
         allow_leaks=bool(options.get("allow_leaks")),
     )
 
@@ -227,7 +246,9 @@ class RunSettings:
 
 def run_settings(options, topobjdir=None):
     """Every layer's settings for one run. UsageError for a combination
-    that means nothing."""
+    that means nothing, or an --objdir that is not a directory."""
+    if options.get("objdir"):
+        check_objdir(options["objdir"])
     state_dir = state_dir_of(options, topobjdir)
     return RunSettings(
         selection=selection_settings(options, topobjdir),

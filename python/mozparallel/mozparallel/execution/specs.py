@@ -3,11 +3,19 @@ command (``--exec``, or the manifest's ``exec``/``command``, or the file
 itself), the protocol, and the per-test limits and expectations from the
 manifest keys."""
 
+import math
 import os
 import shlex
 
 from ..contract import TestSpec
 from ..errors import UsageError
+
+
+def command_path(argv_path):
+    """The test file as the command itself: the path as typed, a bare name
+    with ``./`` (as a shell user types it: else the system would look it up
+    on $PATH)."""
+    return argv_path if os.sep in argv_path else os.curdir + os.sep + argv_path
 
 
 def build_specs(selected, exec_cmd=None, protocol="auto", env=(), wrapper=None):
@@ -37,11 +45,11 @@ def build_specs(selected, exec_cmd=None, protocol="auto", env=(), wrapper=None):
         keys = t.keys
         command = keys.get("exec") or keys.get("command")
         if command:
-            argv = shlex.split(command) + [t.path]
+            argv = shlex.split(command) + [t.argv_path]
         elif exec_argv:
-            argv = exec_argv + [t.path]
+            argv = exec_argv + [t.argv_path]
         else:
-            argv = [t.path]
+            argv = [command_path(t.argv_path)]
             if os.path.isfile(t.path) and not os.access(t.path, os.X_OK):
                 not_executable.append(t)
         specs.append(TestSpec(
@@ -96,6 +104,9 @@ def _float_key(keys, name):
     if value in (None, ""):
         return None
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         raise UsageError("manifest key %s = %r is not a number" % (name, value))
+    if not math.isfinite(number) or number < 0:
+        raise UsageError("manifest key %s = %r is not a number of seconds (finite, 0 or more)" % (name, value))
+    return number

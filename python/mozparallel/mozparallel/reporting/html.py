@@ -18,6 +18,7 @@ from mozlog.reader import LogHandler
 
 from ..contract import is_unexpected
 from ..redact import redact_text
+from ..statedir import ensure_private_dir, write_private
 from .outputs import OutputKeeper, status_line
 from .report_page import PAGE
 _DATA_MARK = "/*REPORT_DATA*/null"
@@ -163,9 +164,14 @@ def render(data):
     return page.replace(_DATA_MARK, blob, 1)
 
 
-def write_report(path, data):
-    """Write the page to ``path`` (creating its directory) atomically."""
+def write_report(path, data, private=False):
+    """Write the page to ``path`` (creating its directory) atomically.
+    ``private``: the state directory's report, 0600 in a 0700 directory
+    (statedir.py); else as the umask says (``--report-html FILE``)."""
     directory = os.path.dirname(os.path.abspath(path))
+    if private:
+        ensure_private_dir(directory)
+        return write_private(path, render(data))
     os.makedirs(directory, exist_ok=True)
     tmp = "%s.tmp-%d" % (path, os.getpid())
     with open(tmp, "w", encoding="utf-8") as f:

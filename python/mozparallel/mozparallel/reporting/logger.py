@@ -1,6 +1,15 @@
 """The run's mozlog logger: the ``--reporter`` on stdout plus every
 ``--log-*`` option, through mozlog's own ``commandline.setup_logging``.
 
+mozlog makes one formatter per format and shares it between all the
+streams of that format (``-r tap --log-tap FILE``, ``--log-tbpl a --log-tbpl
+b``). A formatter with state of its own (the TAP formatter numbers its
+points and plans them; the TBPL formatter holds each test's lines) would
+then count every event once per stream: ``ok 2``, ``ok 4``, ``1..4`` for
+two tests. Here each stream gets its own formatter: the first stream of
+each format through ``setup_logging``, every other one through mozlog's
+``setup_handlers`` with the same formatter options.
+
 A formatter option (``--log-tbpl-compact``, ``--log-mach-verbose``...) needs
 its formatter to be writing somewhere, else mozlog refuses it with a
 traceback. ``split_log_options`` decides up front: an option of the mach
@@ -10,7 +19,6 @@ level); an option of a formatter that writes nowhere is a usage error
 naming it.
 """
 
-import copy
 import sys
 
 from ..errors import UsageError
@@ -96,31 +104,83 @@ def setup_logger(options, reporter="mach"):
     ``./mach test`` sets it up); a TBPL file does not, so a log parser
     counts each failure once."""
     from mozlog import commandline
-    from mozlog.handlers import LogLevelFilter, StreamHandler
-    from mozlog.formatters import TbplFormatter
 
     fmt = REPORTERS[reporter or "mach"]
     defaults = {} if fmt == "mach" else {fmt: sys.stdout}
+    options, more = _one_stream_per_format(options, commandline.log_formatters)
+    streams = _streams(options, commandline.log_formatters)
+    if defaults and fmt in streams and not any(v is sys.stdout for vs in streams.values() for v in vs):
+        # mozlog would add the reporter's stdout to the streams of the
+        # --log-<fmt> option given too, sharing its formatter.
+        more.append((fmt, sys.stdout))
+        defaults = {}
     logger = commandline.setup_logging("mozparallel", options, defaults=defaults)
-    seen = set()
+    for name, stream in more:
+        if isinstance(stream, str):
+            stream = open_log_file(stream)
+        commandline.setup_handlers(logger, {name: [stream]}, {name: _formatter_options(options, name)})
+    _summary_on_stdout(logger)
+    return logger
+
+
+def _summary_on_stdout(logger):
+    """TBPL on stdout ends with its summary of unexpected results, as
+    ``./mach test`` sets up mozlog's formatters on stdout; a file does not."""
+    from mozlog.formatters import TbplFormatter
+    from mozlog.handlers import LogLevelFilter, StreamHandler
+
     for handler in logger.handlers:
         while not isinstance(handler, StreamHandler) and hasattr(handler, "inner"):
             handler = handler.inner         # --log-X-buffer's BufferHandler
-        if not isinstance(handler, StreamHandler):
-            continue
-        # mozlog gives the streams of one format one formatter (-r tbpl and
-        # --log-tbpl FILE): each stream gets its own, a formatter that
-        # keeps state (held blocks, counts, a summary) sees each event once.
-        if id(handler.formatter) in seen:
-            try:
-                handler.formatter = copy.deepcopy(handler.formatter)
-            except TypeError:
-                pass        # mach's (it holds its terminal): stays shared, as mozlog has it
-        seen.add(id(handler.formatter))
-        if _stdout(handler.stream):
+        if isinstance(handler, StreamHandler) and _stdout(handler.stream):
             formatter = handler.formatter
             while isinstance(formatter, LogLevelFilter):
                 formatter = formatter.inner
             if isinstance(formatter, TbplFormatter):
                 formatter.summary_on_shutdown = True
-    return logger
+
+
+def open_log_file(name):
+    """A ``--log-FORMAT`` file opened for writing ("-": stdout). Unlike
+    mozlog's ``log_file``, a missing directory is an error (never created):
+    raises OSError naming the file."""
+    if name == "-":
+        return sys.stdout
+    return open(name, "w")
+
+
+def _streams(options, formats):
+    """{format: [streams]} of the ``--log-FORMAT`` options."""
+    out = {}
+    for key, values in options.items():
+        parts = key.split("_")
+        if len(parts) == 2 and parts[0] == "log" and parts[1] in formats and values:
+            out[parts[1]] = list(values)
+    return out
+
+
+def _one_stream_per_format(options, formats):
+    """(options with only the first stream of each ``--log-FORMAT``, the
+    other (format, stream) pairs)."""
+    options = dict(options)
+    more = []
+    for name, values in _streams(options, formats).items():
+        if len(values) > 1:
+            options["log_" + name] = values[:1]
+            more.extend((name, v) for v in values[1:])
+    return options, more
+
+
+def _formatter_options(options, name):
+    """The formatter options of ``--log-NAME-OPTION`` as setup_logging
+    builds them."""
+    from mozlog.commandline import default_formatter_options
+
+    out = default_formatter_options(name, None)
+    prefix = "log_%s_" % name
+    for key, value in options.items():
+        if key.startswith(prefix) and value is not None and len(key.split("_")) == 3:
+            out[key[len(prefix):]] = value
+    if options.get("valgrind") is not None:
+        out["valgrind"] = True
+    return out

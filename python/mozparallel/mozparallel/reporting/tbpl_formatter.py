@@ -24,27 +24,20 @@ one ``TEST-UNEXPECTED-*`` line each, as the harnesses list their failures
 at the end.
 """
 
-import re
 from collections import deque
 
 from mozlog.formatters import TbplFormatter as MozlogTbplFormatter
 from mozlog.formatters.base import BaseFormatter
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+from .escape import escape_name
+
 # A held test's text is joined into one string every this many pieces (a
 # chatty test held behind a long one keeps one string, not a million).
 _JOIN_EVERY = 1024
 # What ends every held block: the whole run's end.
 _RUN_END = ("suite_end", "shutdown")
 
-
-def escape_name(name):
-    """``name`` with every control character written as an escape."""
-    if not isinstance(name, str) or not _CONTROL.search(name):
-        return name
-    name = name.replace("\\", "\\\\")
-    return _CONTROL.sub(lambda m: _NAMED.get(m.group(), "\\x%02x" % ord(m.group())), name)
+__all__ = ["TbplFormatter", "escape_name"]
 
 
 class TbplFormatter(MozlogTbplFormatter):

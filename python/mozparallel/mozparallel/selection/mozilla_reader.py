@@ -27,8 +27,8 @@ What maps and what does not (docs/manifests.rst says the same):
 * a conditional ``subsuite = name,condition`` is resolved by
   manifestparser's own ``subsuite`` filter;
 * conditions are evaluated as Mozilla's harnesses evaluate them: an unknown
-  name is not an error (None with 2.1.0, ``""`` with today's), so
-  ``--lenient-conditions`` changes nothing;
+  name is not an error (None with 2.1.0, ``""`` with today's), and
+  neither warned about nor made an error by ``--strict-conditions``;
 * no line numbers (``line`` is None), no ``support-files`` check (the build
   checks them in a gecko tree); a listed file that does not exist is an
   error unless ``--allow-missing``, as with our reader.
@@ -147,7 +147,7 @@ class MozillaManifestReader:
         self.test_manifest, self.subsuite_filter, self.name = _import()
 
     def __call__(self, path, root):
-        path = os.path.abspath(path)
+        typed, path = path, os.path.abspath(path)
         if path.endswith(".toml") and not reads_toml():
             raise ManifestError(path, None, "%s reads only .ini manifests (use --manifest-reader own)" % self.name)
         try:
@@ -166,11 +166,14 @@ class MozillaManifestReader:
             raise ManifestError(path, None, message)
         if len(raw) != len(active):
             raise ManifestError(path, None, "%s returned %d of %d tests" % (self.name, len(active), len(raw)))
-        return [self.select(given, test, root) for given, test in zip(raw, active)]
+        typed_dir, top_dir = os.path.dirname(typed), os.path.dirname(path)
+        return [self.select(given, test, root, typed_dir, top_dir) for given, test in zip(raw, active)]
 
-    def select(self, given, test, root):
+    def select(self, given, test, root, typed_dir="", top_dir=None):
         """One SelectedTest from ``given`` (the manifest's keys, as read)
-        and ``test`` (the same after Mozilla's filters)."""
+        and ``test`` (the same after Mozilla's filters). The test is given
+        the manifest's directory as typed (``typed_dir``, of the manifest
+        in ``top_dir``) joined with the rest of its path, as with our reader."""
         test_path = test["path"]
         keys = {k: v for k, v in test.items() if k not in _BOOKKEEPING}
         reasons = []
@@ -194,8 +197,13 @@ class MozillaManifestReader:
                 raise ManifestError(test["manifest"], None, "[%s] expected = %r: not one of %s"
                                     % (test["name"], expected, ", ".join(EXPECTED_VALUES)))
             keys["expected"] = expected.lower()
+        argv_path = test_path
+        if top_dir is not None and keys.get("cwd") != "here":
+            argv_path = os.path.join(typed_dir, os.path.relpath(test_path, top_dir))
+            if ".." in argv_path:
+                argv_path = os.path.normpath(argv_path)
         return SelectedTest(path=test_path, id=test_id(test_path, root), group=test_id(test["manifest"], root),
-                            keys=keys, disabled=reasons[0] if reasons else None, line=None)
+                            keys=keys, disabled=reasons[0] if reasons else None, line=None, argv_path=argv_path)
 
 
 def _one_line(error):

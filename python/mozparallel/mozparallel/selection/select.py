@@ -43,7 +43,7 @@ def manifest_reader(settings, values):
         return MozillaManifestReader(values, allow_missing=settings.allow_missing)
     from .manifest import ManifestReader
 
-    return ManifestReader(values, strict=not settings.lenient_conditions, allow_missing=settings.allow_missing)
+    return ManifestReader(values, strict=settings.strict_conditions, allow_missing=settings.allow_missing)
 
 
 def _describe_filters(settings):

@@ -78,7 +78,7 @@ def test_a_leak_being_ended_is_not_blamed_on_the_next_test(tmp_path, marker):
     write_test(tmp_path, "leaker.sh", '(trap "" TERM; exec env -i MOZPARALLEL_TEST_MARKER="$MOZPARALLEL_TEST_MARKER" '
                                       '/bin/sleep 314) >/dev/null 2>&1 &\necho 1..1; echo ok 1\n')
     write_test(tmp_path, "after.sh", "sleep 0.5; echo 1..1; echo ok 1\n")
-    proc, events, _ = run(tmp_path, marker, ["-j", "1", "--schedule", "list", "--kill-grace", "3"],
+    proc, events = run(tmp_path, marker, ["-j", "1", "--schedule", "list", "--kill-grace", "3"],
                           ["leaker.sh", "after.sh"])
     ends = ends_by_test(events)
     assert ends["leaker.sh"]["status"] == "ERROR" and "left 1 process(es) running" in ends["leaker.sh"]["message"]

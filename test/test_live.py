@@ -4,6 +4,7 @@ run without a terminal (no control characters, progress lines), -v and
 --show-output, and the ETA arithmetic."""
 
 import fcntl
+import json
 import io
 import os
 import pty

@@ -11,15 +11,15 @@ def kind_rounds(rounds, *kinds):
     return [r for r in rounds if r.kind in kinds]
 
 
-# The attempts of a test that --rerun-failures judges (rerun_lines), and
+# The attempts of a test that --retries judges (rerun_lines), and
 # the rounds that make a test unexpected without it (any failure in any).
 ATTEMPTS = ("", "repeat", "retry")
 ALL_ROUNDS = ("", "repeat", "retry", "verify-alone", "verify-load")
 
 
 def intermittent_ids(rounds, specs):
-    """Tests that failed and passed on another attempt (--rerun-failures:
-    a re-run, or one of the --repeat runs): not unexpected in the end, as
+    """Tests that failed and passed on another attempt (--retries: a
+    retry, or one of the --repeat runs): not unexpected in the end, as
     rerun_lines says and the exit status has it."""
     out = []
     for spec in specs:
@@ -31,7 +31,7 @@ def intermittent_ids(rounds, specs):
 
 
 def unexpected_ids(rounds, specs, rerun):
-    """Tests unexpected in the end: with --rerun-failures, those that failed
+    """Tests unexpected in the end: with --retries, those that failed
     every attempt; without, those unexpected in any round (an unstable test
     under --verify, a failing run of --repeat or --run-until-failure)."""
     out = []
@@ -56,7 +56,7 @@ def rerun_lines(rounds, specs, n, stopped):
         (intermittent if len(failed) < len(outcomes) else real).append(note)
     if not intermittent and not real:
         return []
-    lines = ["mozparallel: --rerun-failures %d: %d test(s) failed and were re-run one at a time"
+    lines = ["mozparallel: --retries %d: %d test(s) failed and were re-run one at a time"
              % (n, len(retried))]
     if stopped:
         lines[0] += " (the run stopped early, %s: the verdicts below are incomplete)" % stopped

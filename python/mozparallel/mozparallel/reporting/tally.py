@@ -49,7 +49,7 @@ class Tally:
         """Each test's verdict over all the rounds of a repeat mode (flaky/):
         a test unexpected in any round that decides (unstable under
         --verify, a failing --repeat run) is unexpected; one that failed and
-        passed another attempt (--rerun-failures) passed, intermittent."""
+        passed another attempt (--retries) passed, intermittent."""
         unexpected_ids = set(unexpected_ids)
         for test in unexpected_ids:
             self._move(test, "unexpected")

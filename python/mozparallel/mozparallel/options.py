@@ -288,6 +288,11 @@ def add_flaky_arguments(parser):
     group.add_argument("--verify", action="store_true",
                        help="run each test alone N times, then N times in parallel with the others, and "
                             "report whether it is stable in each mode")
+    group.add_argument("--find-interference", action="store_true",
+                       help="after the run, for each test that failed beside other tests and passed alone "
+                            "(parallel-unsafe), find the test that breaks it by re-running it beside halves "
+                            "of the tests that overlapped its failure (as 'paralleltest bisect'); implies "
+                            "--rerun-failures 1")
 
 
 def _broker(text):

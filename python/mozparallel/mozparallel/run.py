@@ -145,13 +145,18 @@ def _run(settings, store, selected, run_info):
                            expected_fail=spec.expected_fail)
 
     new_pool = _pool_factory(settings, recorder.run_id, parser_for, pool_options, reporters.on_tick)
+    # Probes start tests at set times (flaky/probe.py): their pools turn at
+    # least every 0.1 s, live view or not.
+    probe_pool = _pool_factory(settings, recorder.run_id, parser_for, pool_options,
+                               reporters.on_tick or _no_tick)
 
-    def record_round(kind, round_jobs):
+    def record_round(kind, round_jobs, argv=None):
         rec = Recorder(store, warn=logger.warning, kind=kind, parent_run=recorder.run_id)
-        rec.start(round_jobs, run_info)
+        rec.start(round_jobs, run_info, argv=argv)
         return rec
 
-    rounds = FlakyRounds(settings.flaky, logger, events, specs, new_pool, record_round)
+    rounds = FlakyRounds(settings.flaky, logger, events, specs, new_pool, record_round, probe_pool=probe_pool,
+                         always_failing=_always_failing(store, settings, run_info, specs))
     # First SIGINT/SIGTERM/SIGHUP: graceful stop; second: at once
     # (interrupt.py). The handlers stay until the logs are closed.
     interrupts = Interrupts(rounds.stop)
@@ -160,7 +165,7 @@ def _run(settings, store, selected, run_info):
     started = time.monotonic()
     try:
         rounds.run(scheduler, jobs, on_result)     # the main run, and any re-runs/repeats (flaky/)
-        tally.intermittent(rounds.intermittent_ids())
+        tally.intermittent(rounds.intermittent_ids(), parallel_unsafe=rounds.parallel_unsafe_ids())
     finally:
         recorder.end("INTERRUPTED" if interrupted else "UNEXPECTED" if status.any_unexpected else "OK")
         reporters.end_of_run()
@@ -176,6 +181,31 @@ def _run(settings, store, selected, run_info):
         print(resume_hint(recorder.run_id, bool(recorder.where), unfinished, len(specs)), file=sys.stderr)
         return interrupts.exit_status
     return EXIT_UNEXPECTED if status.any_unexpected else EXIT_OK
+
+
+def _no_tick():
+    pass
+
+
+def _always_failing(store, settings, run_info, specs):
+    """With --rerun-failures: the tests that failed every attempt of each
+    of their last recorded runs on this platform (flaky/families.py), not
+    worth re-running."""
+    if store is None or not settings.flaky.rerun_failures:
+        return ()
+    from .flaky.families import families, always_failing
+
+    try:
+        fams = families(store.runs(ALWAYS_FAILING_WINDOW), store.recent_results(ALWAYS_FAILING_WINDOW))
+    except StoreError as e:
+        _warn("history not read: %s" % e)
+        return ()
+    ids = {s.id for s in specs}
+    return [t for t in always_failing(fams, run_info) if t in ids]
+
+
+# Recorded runs read for always-failing tests (re-runs and probes are runs too).
+ALWAYS_FAILING_WINDOW = 50
 
 
 def _pool_factory(settings, run_id, parser_for, pool_options, on_tick):

@@ -8,6 +8,7 @@ class Tally:
     def __init__(self):
         self.passed = self.unexpected = self.skipped = self.expected_fail = 0
         self.intermittents = 0
+        self.parallel_unsafe = 0
         self._unexpected_ids = set()
 
     def add(self, end, unexpected=False):
@@ -26,21 +27,31 @@ class Tally:
         """A TestResult from the pool."""
         self.add(result.end, result.unexpected)
 
-    def intermittent(self, test_ids):
+    def intermittent(self, test_ids, parallel_unsafe=()):
         """Main-run failures that passed when re-run count as passed (and
-        intermittent), as the exit status has it."""
+        intermittent, or parallel-unsafe: failed beside others, passed
+        alone), as the exit status has it."""
+        unsafe = set(parallel_unsafe)
         for test in test_ids:
             if test in self._unexpected_ids:
                 self._unexpected_ids.discard(test)
                 self.unexpected -= 1
                 self.passed += 1
-                self.intermittents += 1
+                if test in unsafe:
+                    self.parallel_unsafe += 1
+                else:
+                    self.intermittents += 1
 
     def summary(self, seconds):
         total = self.passed + self.unexpected + self.skipped + self.expected_fail
         passed = "%d passed" % self.passed
+        notes = []
         if self.intermittents:
-            passed += " (%d intermittent)" % self.intermittents
+            notes.append("%d intermittent" % self.intermittents)
+        if self.parallel_unsafe:
+            notes.append("%d parallel-unsafe" % self.parallel_unsafe)
+        if notes:
+            passed += " (%s)" % ", ".join(notes)
         return ("mozparallel: %d tests in %.1fs: %s, %d unexpected, %d skipped, "
                 "%d expected failures" % (total, seconds, passed, self.unexpected,
                                           self.skipped, self.expected_fail))

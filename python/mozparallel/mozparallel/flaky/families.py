@@ -97,8 +97,9 @@ def counts(judged):
 
 def always_failing(fams, mozinfo=None, least=ALWAYS_FAILING_RUNS):
     """{test: [Verdict]} of the tests that failed every attempt of each of
-    their last ``least`` or more families (on the platform of ``mozinfo``,
-    when given) and passed in none."""
+    their ``least`` or more families (on the platform of ``mozinfo``, when
+    given), passed in none, and failed alone at least once (a test that
+    only ever ran beside others may be parallel-unsafe)."""
     judged = {}
     for fam in fams:
         if mozinfo is not None and not same_platform(mozinfo, fam.mozinfo):
@@ -107,7 +108,7 @@ def always_failing(fams, mozinfo=None, least=ALWAYS_FAILING_RUNS):
             judged.setdefault(test, []).append(classify(attempts))
     out = {}
     for test, vs in judged.items():
-        if len(vs) >= least and all(v.kind == ALWAYS_FAILING for v in vs):
+        if len(vs) >= least and all(v.kind == ALWAYS_FAILING for v in vs) and any(v.alone_runs for v in vs):
             out[test] = vs
     return out
 

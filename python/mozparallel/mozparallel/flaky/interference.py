@@ -87,6 +87,13 @@ class Verdict:
     order: str | None = None        # the start order that reproduced the failure
     why: str = ""                   # for people: why not parallel-unsafe
 
+    def evidence(self):
+        """The short form, for a manifest comment."""
+        if self.kind == PARALLEL_UNSAFE:
+            return "failed in %d of %d probes beside %s, passed %d of %d alone" % (
+                self.confirmed, self.confirmed, _names(self.culprits, 2), self.alone_passes, self.alone_runs)
+        return self.describe()
+
     def describe(self):
         """``failed 4 of 8 attempts (ERROR); ...`` for the verdict lines."""
         text = "failed %d of %d attempts (%s)" % (self.failures, self.attempts, ", ".join(self.statuses))

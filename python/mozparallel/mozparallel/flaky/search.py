@@ -142,6 +142,15 @@ def bisect(lab, victim, offsets, attempts, limit=MAX_ROUNDS):
         lab.say("bisect %s, %s" % (victim, finding.steps[-1]))
         return a
 
+    def alone(decisive=False):
+        a = lab.alone(decisive)
+        attempts.append(a)
+        finding.rounds += 1
+        finding.steps.append("round %d: alone: %s" % (finding.rounds, "failed (%s)" % a.status if a.failed
+                                                       else "passed"))
+        lab.say("bisect %s, %s" % (victim, finding.steps[-1]))
+        return a
+
     def done(status, culprits=()):
         finding.status, finding.culprits = status, tuple(culprits)
         finding.verdict = classify(attempts)
@@ -165,10 +174,7 @@ def bisect(lab, victim, offsets, attempts, limit=MAX_ROUNDS):
     if known.alone_runs == 0:
         if spent():
             return done(LIMIT, candidates)
-        a = lab.alone(False)
-        attempts.append(a)
-        finding.rounds += 1
-        if a.failed:
+        if alone().failed:
             return done(FAILS_ALONE)
     while len(candidates) > 1:
         half = (len(candidates) + 1) // 2
@@ -183,12 +189,14 @@ def bisect(lab, victim, offsets, attempts, limit=MAX_ROUNDS):
             if spent():
                 return done(LIMIT, candidates)
             if probe(BESIDE, candidates, order).failed:
-                return _final(finding, probe, lab, attempts, candidates, order, spent, done, SET)
+                return _final(probe, alone, attempts, candidates, order, spent, done, SET)
             return done(UNRELIABLE, candidates)
-    return _final(finding, probe, lab, attempts, candidates, order, spent, done, FOUND)
+    return _final(probe, alone, attempts, candidates, order, spent, done, FOUND)
 
 
-def _final(finding, probe, lab, attempts, culprits, order, spent, done, status):
+def _final(probe, alone, attempts, culprits, order, spent, done, status):
+    """The victim beside the named test(s) only, FINAL_PROBES times, then
+    alone until the passes alone are enough for a verdict."""
     for _ in range(FINAL_PROBES):
         if spent():
             return done(LIMIT, culprits)
@@ -197,10 +205,6 @@ def _final(finding, probe, lab, attempts, culprits, order, spent, done, status):
     while classify(attempts).alone_passes < CONFIRM_ALONE:
         if spent():
             return done(LIMIT, culprits)
-        verdict = classify(attempts)
-        a = lab.alone(verdict.alone_passes == CONFIRM_ALONE - 1)
-        attempts.append(a)
-        finding.rounds += 1
-        if a.failed:
+        if alone(classify(attempts).alone_passes == CONFIRM_ALONE - 1).failed:
             return done(FAILS_ALONE, culprits)
     return done(status, culprits)

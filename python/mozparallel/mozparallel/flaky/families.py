@@ -19,7 +19,7 @@ from .probe import probe_of
 
 # mozinfo keys that say which platform a run was on (what a skip-if
 # condition is built from, annotations.py): os, version, CPU, build type.
-PLATFORM_KEYS = ("os", "os_version", "arch", "bits", "debug", "asan", "tsan", "ccov")
+PLATFORM_KEYS = ("os", "os_version", "arch", "debug", "asan", "tsan", "ccov")
 # Families in which a test failed every attempt before it counts as
 # always failing (and --rerun-failures stops re-running it).
 ALWAYS_FAILING_RUNS = 3

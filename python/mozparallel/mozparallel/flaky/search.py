@@ -112,99 +112,114 @@ def _closest_first(candidates, offsets):
     return sorted(candidates, key=lambda t: (offsets.get(t) is None, abs(offsets.get(t) or 0.0), t))
 
 
+class _Spent(Exception):
+    """The round limit is reached."""
+
+
+class _Search:
+    def __init__(self, lab, victim, offsets, attempts, limit, candidates):
+        self.lab, self.victim, self.offsets, self.limit = lab, victim, offsets, limit
+        self.attempts = attempts
+        self.finding = Finding(victim, "", (), 0, limit, len(candidates), classify(attempts))
+        self.left = candidates          # what is known to contain the culprits, for a stop midway
+
+    def _step(self, text):
+        self.finding.rounds += 1
+        self.finding.steps.append("round %d: %s" % (self.finding.rounds, text))
+        self.lab.say("bisect %s, %s" % (self.victim, self.finding.steps[-1]))
+
+    def _spend(self):
+        if self.finding.rounds >= self.limit:
+            raise _Spent()
+
+    def probe(self, kind, tests, order):
+        self._spend()
+        a = self.lab.beside(kind, {t: self.offsets.get(t) for t in tests}, order)
+        self.attempts.append(a)
+        self._step("beside %d test(s) (%s%s), %s: %s" % (
+            len(tests), ", ".join(tests[:4]), ", ..." if len(tests) > 4 else "", order,
+            "failed (%s)" % a.status if a.failed else "passed"))
+        return a
+
+    def alone(self):
+        self._spend()
+        v = classify(self.attempts)
+        a = self.lab.alone(v.confirmed >= CONFIRM_BESIDE and v.alone_passes == CONFIRM_ALONE - 1)
+        self.attempts.append(a)
+        self._step("alone: %s" % ("failed (%s)" % a.status if a.failed else "passed"))
+        return a
+
+    def done(self, status, culprits=()):
+        self.finding.status, self.finding.culprits = status, tuple(culprits)
+        self.finding.verdict = classify(self.attempts)
+        return self.finding
+
+    def minimal(self, fixed, candidates, order):
+        """The smallest part of ``candidates`` that, beside ``fixed``, still
+        makes the victim fail: keep the half that does; when neither half
+        does, the culprits are in both: the part of each half needed with
+        the other."""
+        while len(candidates) > 1:
+            self.left = fixed + candidates
+            half = (len(candidates) + 1) // 2
+            for part in (candidates[:half], candidates[half:]):
+                a = self.probe(BISECT, fixed + part, order)
+                if a.failed:
+                    candidates = [t for t in part if a.company is None or t in a.company] or part
+                    break
+            else:
+                first, second = candidates[:half], candidates[half:]
+                needed = self.minimal(fixed + second, first, order)
+                return needed + self.minimal(fixed + needed, second, order)
+        return candidates
+
+
 def bisect(lab, victim, offsets, attempts, limit=MAX_ROUNDS):
     """Name the test(s) that make ``victim`` fail. ``offsets``: the tests
     that overlapped a failure of it, ``{test: start offset}``;
     ``attempts``: what is known of it already (its failure at least).
 
     The candidates are the tests in the company of every failure so far.
-    Once the failure is reproduced beside all of them, each round runs it
-    beside one half (the tests that started closest to it first): the half
-    that makes it fail is kept; when neither does, the whole set is tried
-    again (it then takes tests of both halves: SET) . At the end it runs
-    beside the named test(s) only, ``FINAL_PROBES`` times, and alone until
-    passes alone are enough for a verdict. At most ``limit`` probes; at
-    most 2 + 2·ceil(log2 n) + 1 + FINAL_PROBES plus the missing runs alone
-    for n candidates when every probe behaves."""
+    Once the failure is reproduced beside all of them (in one start order
+    or the other), each round runs the victim beside one half (the tests
+    that started closest to it first), and the half that makes it fail is
+    kept; when neither half does, the culprits are in both, and each half
+    is narrowed with the other beside it (a SET of tests that break it
+    only together). Then the victim runs beside the named test(s) only,
+    ``FINAL_PROBES`` times, and alone until the passes alone are enough
+    for a verdict. At most ``limit`` probes; for one culprit among n
+    candidates, at most 2 + 2·ceil(log2 n) + FINAL_PROBES plus the missing
+    runs alone when every probe behaves."""
     attempts = list(attempts)
     known = classify(attempts)
     candidates = [t for t in offsets if not known.culprits or t in known.culprits] or list(offsets)
-    candidates = _closest_first(candidates, offsets)
-    finding = Finding(victim, "", (), 0, limit, len(candidates), known)
+    search = _Search(lab, victim, offsets, attempts, limit, _closest_first(candidates, offsets))
+    try:
+        return _bisect(search, known)
+    except _Spent:
+        return search.done(LIMIT, search.left)
 
-    def probe(kind, tests, order):
-        a = lab.beside(kind, {t: offsets.get(t) for t in tests}, order)
-        attempts.append(a)
-        finding.rounds += 1
-        finding.steps.append("round %d: beside %d test(s) (%s%s), %s: %s" % (
-            finding.rounds, len(tests), ", ".join(tests[:4]), ", ..." if len(tests) > 4 else "", order,
-            "failed (%s)" % a.status if a.failed else "passed"))
-        lab.say("bisect %s, %s" % (victim, finding.steps[-1]))
-        return a
 
-    def alone(decisive=False):
-        a = lab.alone(decisive)
-        attempts.append(a)
-        finding.rounds += 1
-        finding.steps.append("round %d: alone: %s" % (finding.rounds, "failed (%s)" % a.status if a.failed
-                                                       else "passed"))
-        lab.say("bisect %s, %s" % (victim, finding.steps[-1]))
-        return a
-
-    def done(status, culprits=()):
-        finding.status, finding.culprits = status, tuple(culprits)
-        finding.verdict = classify(attempts)
-        return finding
-
-    def spent():
-        return finding.rounds >= limit
-
+def _bisect(search, known):
+    candidates = search.left
     order = known.order
     if order is None:
         for o in (OTHERS_FIRST, VICTIM_FIRST):
-            if spent():
-                return done(LIMIT, candidates)
-            a = probe(BESIDE, candidates, o)
+            a = search.probe(BESIDE, candidates, o)
             if a.failed:
                 order = o
                 candidates = [t for t in candidates if a.company is None or t in a.company] or candidates
                 break
         else:
-            return done(NOT_REPRODUCED)
-    if known.alone_runs == 0:
-        if spent():
-            return done(LIMIT, candidates)
-        if alone().failed:
-            return done(FAILS_ALONE)
-    while len(candidates) > 1:
-        half = (len(candidates) + 1) // 2
-        for part in (candidates[:half], candidates[half:]):
-            if spent():
-                return done(LIMIT, candidates)
-            a = probe(BISECT, part, order)
-            if a.failed:
-                candidates = [t for t in part if a.company is None or t in a.company] or part
-                break
-        else:
-            if spent():
-                return done(LIMIT, candidates)
-            if probe(BESIDE, candidates, order).failed:
-                return _final(probe, alone, attempts, candidates, order, spent, done, SET)
-            return done(UNRELIABLE, candidates)
-    return _final(probe, alone, attempts, candidates, order, spent, done, FOUND)
-
-
-def _final(probe, alone, attempts, culprits, order, spent, done, status):
-    """The victim beside the named test(s) only, FINAL_PROBES times, then
-    alone until the passes alone are enough for a verdict."""
+            return search.done(NOT_REPRODUCED)
+    if known.alone_runs == 0 and search.alone().failed:
+        return search.done(FAILS_ALONE)
+    culprits = search.minimal([], candidates, order)
+    search.left = culprits
     for _ in range(FINAL_PROBES):
-        if spent():
-            return done(LIMIT, culprits)
-        if not probe(BESIDE, culprits, order).failed:
-            return done(UNRELIABLE, culprits)
-    while classify(attempts).alone_passes < CONFIRM_ALONE:
-        if spent():
-            return done(LIMIT, culprits)
-        if alone(classify(attempts).alone_passes == CONFIRM_ALONE - 1).failed:
-            return done(FAILS_ALONE, culprits)
-    return done(status, culprits)
+        if not search.probe(BESIDE, culprits, order).failed:
+            return search.done(UNRELIABLE, culprits)
+    while classify(search.attempts).alone_passes < CONFIRM_ALONE:
+        if search.alone().failed:
+            return search.done(FAILS_ALONE, culprits)
+    return search.done(FOUND if len(culprits) == 1 else SET, culprits)

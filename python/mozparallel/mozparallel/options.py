@@ -278,7 +278,9 @@ def add_flaky_arguments(parser):
     group.add_argument("--rerun-failures", type=positive_count, default=0, metavar="N",
                        help="after the run, run each test with an unexpected result again, one at a time, "
                             "up to N times: passing on a re-run makes it intermittent, failing every "
-                            "time a real failure")
+                            "time a real failure; a test that failed beside others and passes alone is "
+                            "probed until it is judged parallel-unsafe or intermittent; a test that failed "
+                            "every attempt of its last 3 recorded runs is not re-run")
     group.add_argument("--repeat", type=_count, default=None, metavar="N",
                        help="run every test N more times (with --run-until-failure: at most N runs, "
                             "default 30; with --verify: N runs in each mode, default 10)")

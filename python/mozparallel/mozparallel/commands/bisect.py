@@ -165,6 +165,7 @@ def _current_mozinfo(options, topobjdir):
 def _search(options, store, family, run_id, victim, offsets, specs, values, out):
     from ..events import EventLog
     from ..flaky import FlakyRounds, FlakySettings
+    from ..flaky.interference import classify
     from ..flaky.lab import RoundsLab, Stopped
     from ..flaky.search import MAX_ROUNDS, bisect
     from ..interrupt import Interrupts
@@ -190,8 +191,11 @@ def _search(options, store, family, run_id, victim, offsets, specs, values, out)
                 print(line, file=out, flush=True)
 
     if text:
-        print("%s failed beside %d test(s) in run %s (the newest recorded failure); at most %d rounds"
-              % (victim, len(offsets), run_id, limit), file=out, flush=True)
+        known = classify(family.attempts.get(victim, []))
+        left = len([t for t in offsets if t in known.culprits]) if known.culprits else len(offsets)
+        print("%s failed beside %d test(s) in run %s (its newest recorded failure); %d of them overlapped "
+              "every failure so far; at most %d rounds" % (victim, len(offsets), run_id, left, limit),
+              file=out, flush=True)
     rounds = FlakyRounds(FlakySettings(), logger, events, list(specs.values()), new_pool, record_round)
     interrupts = Interrupts(rounds.stop)
     logger.suite_start({"mozparallel-bisect": sorted(specs)}, name="mozparallel", run_info=values)

@@ -36,7 +36,7 @@ class Family:
     started: float                  # when its first run started
     mozinfo: dict
     attempts: dict                  # test -> [Attempt], oldest first
-    failures: dict                  # test -> [(run_id, {other: start offset})] of each failure beside others
+    failures: dict                  # test -> [(run_id, kind, {other: start offset})] of each failure beside others
 
 
 def families(runs, results, tests=None):
@@ -70,7 +70,7 @@ def families(runs, results, tests=None):
             fam.attempts.setdefault(r.test, []).append(
                 attempt(run.kind, failed, r.status, company, run.jobs, order))
             if failed and company:
-                fam.failures.setdefault(r.test, []).append((run_id, start_offsets(r.test, spans, company)))
+                fam.failures.setdefault(r.test, []).append((run_id, run.kind, start_offsets(r.test, spans, company)))
     return sorted(out.values(), key=lambda f: f.started)
 
 
@@ -115,10 +115,11 @@ def always_failing(fams, mozinfo=None, least=ALWAYS_FAILING_RUNS):
 
 def newest_failure(fams, test):
     """(Family, run_id, {other: start offset}) of the newest failure of
-    ``test`` beside other tests, or None."""
+    ``test`` beside other tests in a run that was not a probe (else in a
+    probe), or None."""
     for fam in reversed(fams):
         found = fam.failures.get(test)
         if found:
-            run_id, offsets = found[-1]
+            run_id, _, offsets = ([f for f in found if f[1] not in PROBE_KINDS] or found)[-1]
             return fam, run_id, offsets
     return None

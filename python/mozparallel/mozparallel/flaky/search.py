@@ -104,6 +104,8 @@ class Finding:
                   FAILS_ALONE: "failed alone too: not (only) other tests",
                   UNRELIABLE: "the probes contradict each other (it is intermittent, or the timing matters)",
                   LIMIT: "stopped at the round limit"}[self.status]
+        if v.why:
+            reason += ": " + v.why
         left = "; %d candidate(s) left: %s" % (len(self.culprits), ", ".join(self.culprits)) if self.culprits else ""
         return head + "no culprit named: %s (%s)%s; verdict: %s" % (reason, rounds, left, v.kind)
 
@@ -217,9 +219,12 @@ def _bisect(search, known):
     culprits = search.minimal([], candidates, order)
     search.left = culprits
     for _ in range(FINAL_PROBES):
-        if not search.probe(BESIDE, culprits, order).failed:
+        a = search.probe(BESIDE, culprits, order)
+        if not a.failed or (a.company is not None and not set(culprits) <= a.company):
             return search.done(UNRELIABLE, culprits)
     while classify(search.attempts).alone_passes < CONFIRM_ALONE:
         if search.alone().failed:
             return search.done(FAILS_ALONE, culprits)
+    if classify(search.attempts).kind != PARALLEL_UNSAFE:
+        return search.done(UNRELIABLE, culprits)
     return search.done(FOUND if len(culprits) == 1 else SET, culprits)

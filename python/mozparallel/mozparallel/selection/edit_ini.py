@@ -13,7 +13,7 @@ line), a blank line ends it, ``#`` after whitespace starts a comment.
 The file's line ending (``\\n`` or ``\\r\\n``) is kept.
 """
 
-from .edits import CONDITION_KEYS, EditError
+from .model import CONDITION_KEYS, EditError
 from .ini_format import _strip_comment
 
 

@@ -10,7 +10,7 @@ tomlkit is imported only here, when a ``.toml`` manifest is edited
 
 import re
 
-from .edits import CONDITION_KEYS, EditError
+from .model import CONDITION_KEYS, EditError
 
 DEFAULT_INDENT = "  "
 

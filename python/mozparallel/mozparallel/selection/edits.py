@@ -8,24 +8,10 @@ library (edit_toml.py); ``.ini`` files line by line (edit_ini.py).
 
 import difflib
 import os
-from dataclasses import dataclass
 
-from .model import InputError
+from .model import CONDITION_KEYS, SET_KEYS, Edit, EditError
 
-SET_KEYS = ("run-sequentially",)
-CONDITION_KEYS = ("skip-if", "fail-if")
-
-
-class EditError(InputError):
-    """An edit that cannot be written (the message names the file and entry)."""
-
-
-@dataclass(frozen=True)
-class Edit:
-    section: str            # the test's section name, as in the manifest
-    key: str                # one of SET_KEYS or CONDITION_KEYS
-    value: str              # the reason, or the condition to add
-    comment: str = ""       # the evidence, written as a comment
+__all__ = ["CONDITION_KEYS", "SET_KEYS", "Edit", "EditError", "apply_edits", "unified_diff"]
 
 
 def apply_edits(path, text, edits):

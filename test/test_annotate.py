@@ -1,7 +1,7 @@
 """``paralleltest annotate``: manifest edits from the history
 (flaky/annotations.py), written keeping every other byte
-(selection/edits.py), and --rerun-failures leaving always-failing tests
-alone.
+(selection/edits.py), and --retries and --rerun-failures leaving
+always-failing tests alone.
 
 fixtures/interference/xpcshell.toml is an excerpt of a real manifest,
 mozilla-central's netwerk/test/unit/xpcshell.toml (mozilla/gecko-dev at
@@ -146,7 +146,8 @@ def test_annotate_write_on_a_real_mozilla_central_manifest_keeps_every_other_byt
 def test_ini_manifest_always_failing_tests_get_fail_if_and_skip_if_and_are_not_rerun(tmp_path):
     """Real processes, an .ini manifest: a test that fails every time
     (not ok, exit 1) and one that crashes (SIGSEGV), three runs with
-    --rerun-failures 1; the fourth run does not re-run them; annotate
+    --retries 1; the fourth run does not retry them, --rerun-failures
+    leaves them out; annotate
     proposes fail-if for the first and skip-if for the second; after
     --write the suite is green."""
     counter = tmp_path / "broken.count"
@@ -159,17 +160,22 @@ def test_ini_manifest_always_failing_tests_get_fail_if_and_skip_if_and_are_not_r
     original = manifest.read_text()
     db = str(tmp_path / "history.sqlite")
     for _ in range(3):
-        proc = paralleltest(["--rerun-failures", "1", "--store", db, "-r", "tbpl", "tests.ini"] + MOZINFO_ARGS,
+        proc = paralleltest(["--retries", "1", "--store", db, "-r", "tbpl", "tests.ini"] + MOZINFO_ARGS,
                             cwd=tmp_path)
         assert proc.returncode == 1
     assert len(counter.read_text()) == 6                # each run: the run and its re-run
     raw = str(tmp_path / "run.raw")
-    proc = paralleltest(["--rerun-failures", "2", "--store", db, "--log-raw", raw, "tests.ini"] + MOZINFO_ARGS,
+    proc = paralleltest(["--retries", "2", "--store", db, "--log-raw", raw, "tests.ini"] + MOZINFO_ARGS,
                         cwd=tmp_path)
     assert proc.returncode == 1
     assert len(counter.read_text()) == 7                # not re-run
     messages = [e["message"] for e in read_raw(raw) if e["action"] == "log"]
     assert "mozparallel: not re-run, failed every attempt of its last recorded runs: broken.sh, crash.sh" in messages
+
+    proc = paralleltest(["--rerun-failures", "--store", db, "tests.ini"] + MOZINFO_ARGS, cwd=tmp_path)
+    assert "paralleltest: warning: --rerun-failures: not run, failed every attempt of its last recorded runs " \
+           "here: broken.sh, crash.sh" in proc.stderr, proc.stderr
+    assert len(counter.read_text()) == 7
 
     proc = paralleltest(["annotate", "tests.ini", "--store", db, "--write"] + MOZINFO_ARGS, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr

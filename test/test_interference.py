@@ -179,7 +179,7 @@ def test_a_pair_that_binds_one_port_is_found_named_and_annotated(tmp_path):
     entries; after --write, ten runs in a row are green."""
     manifest, env = pair_suite(tmp_path)
     db, raw = str(tmp_path / "history.sqlite"), str(tmp_path / "run.raw")
-    proc = paralleltest(["-j", "4", "--rerun-failures", "1", "--store", db, "--log-raw", raw, "manifest.toml"],
+    proc = paralleltest(["-j", "4", "--retries", "1", "--store", db, "--log-raw", raw, "manifest.toml"],
                         cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     events = read_raw(raw)
@@ -262,7 +262,7 @@ def test_a_seeded_flaky_test_stays_intermittent(tmp_path):
     env = {"FLAKY_SEED": seed, "FLAKY_COUNTER": str(tmp_path / "flaky.count")}
     others = [write_test(tmp_path, "ok%d.sh" % i, "echo 1..1; sleep 0.4; echo ok 1\n") for i in range(3)]
     raw, db = str(tmp_path / "run.raw"), str(tmp_path / "history.sqlite")
-    proc = paralleltest(["-j", "4", "--rerun-failures", "1", "--store", db, "--log-raw", raw, flaky] + others,
+    proc = paralleltest(["-j", "4", "--retries", "1", "--store", db, "--log-raw", raw, flaky] + others,
                         env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     messages = logged(read_raw(raw))

@@ -14,6 +14,7 @@ from .commands.resume import load_resumed, replay
 from .contract import is_unexpected
 from .errors import EXIT_OK, EXIT_UNEXPECTED, UsageError
 from .events import EventLog
+from .execution.environment import test_environment
 from .execution.pool import Pool
 from .execution.specs import build_specs
 from .flaky import FlakyRounds
@@ -84,7 +85,30 @@ def run(options, topobjdir=None):
                 pass
 
 
+def _last_failures(settings, store, selected, run_info):
+    """--rerun-failures: the selected tests that failed in the last recorded
+    run of them, others dropped; UsageError when there is nothing to say it."""
+    from .store.queries import last_failures
+
+    if store is None:
+        raise UsageError("--rerun-failures needs the history (not --store none)")
+    run_id, failed = last_failures(store, [t.id for t in selected if not t.disabled])
+    if run_id is None:
+        raise UsageError("--rerun-failures: no recorded run of these tests")
+    kept = [t for t in selected if t.id in failed]
+    _warn("--rerun-failures: %d test(s) had an unexpected result in run %s%s" % (
+        len(kept), run_id, "" if kept else "; nothing to run"))
+    known = set(_always_failing(store, run_info, kept))
+    if known:
+        _warn("--rerun-failures: not run, failed every attempt of its last recorded runs here: %s"
+              % ", ".join(t.id for t in kept if t.id in known))
+        kept = [t for t in kept if t.id not in known]
+    return kept
+
+
 def _run(settings, store, selected, run_info):
+    if settings.rerun_failures:
+        selected = _last_failures(settings, store, selected, run_info)
     sched = settings.schedule
     history = load_history(store, [t.id for t in selected if not t.disabled], runtimes=sched.runtimes,
                            warn=_warn, tests=selected)
@@ -94,7 +118,8 @@ def _run(settings, store, selected, run_info):
         write_listing(sys.stdout, selected, run_info, settings.list_format)
         return EXIT_OK
     selected = [t for t in selected if t.id not in other_chunks]
-    specs, skipped = build_specs(selected, settings.specs.exec_cmd, settings.specs.protocol)
+    specs, skipped = build_specs(selected, settings.specs.exec_cmd, settings.specs.protocol, settings.specs.env,
+                                 settings.specs.wrapper)
     resumed = load_resumed(store, settings.resume)      # --resume: tests done before are not run
     specs = [s for s in specs if s.id not in resumed]
     run_plan = plan_run(specs, history, sched.policy, sched.jobs, available=available_memory(),
@@ -156,10 +181,10 @@ def _run(settings, store, selected, run_info):
         return rec
 
     rounds = FlakyRounds(settings.flaky, logger, events, specs, new_pool, record_round, probe_pool=probe_pool,
-                         always_failing=_always_failing(store, settings, run_info, specs))
+                         always_failing=_always_failing(store, run_info, specs) if settings.flaky.retries else ())
     # First SIGINT/SIGTERM/SIGHUP: graceful stop; second: at once
     # (interrupt.py). The handlers stay until the logs are closed.
-    interrupts = Interrupts(rounds.stop)
+    interrupts = Interrupts(rounds.stop, rounds.end_running if settings.keep_going else None)
     interrupted = interrupts.received
     interrupts.install()
     started = time.monotonic()
@@ -178,7 +203,7 @@ def _run(settings, store, selected, run_info):
                                 unfinished=unfinished, runnable=len(specs))
         interrupts.restore()
     if interrupted:
-        print(resume_hint(recorder.run_id, bool(recorder.where), unfinished, len(specs)), file=sys.stderr)
+        print(resume_hint(recorder.run_id, recorder.run_recorded, unfinished, len(specs)), file=sys.stderr)
         return interrupts.exit_status
     return EXIT_UNEXPECTED if status.any_unexpected else EXIT_OK
 
@@ -187,11 +212,11 @@ def _no_tick():
     pass
 
 
-def _always_failing(store, settings, run_info, specs):
-    """With --rerun-failures: the tests that failed every attempt of each
-    of their last recorded runs on this platform (flaky/families.py), not
-    worth re-running."""
-    if store is None or not settings.flaky.rerun_failures:
+def _always_failing(store, run_info, tests):
+    """Of ``tests`` (anything with an ``id``), those that failed every
+    attempt of each of their last recorded runs on this platform
+    (flaky/families.py): not worth running again to see it once more."""
+    if store is None or not tests:
         return ()
     from .flaky.families import families, always_failing
 
@@ -200,7 +225,7 @@ def _always_failing(store, settings, run_info, specs):
     except StoreError as e:
         _warn("history not read: %s" % e)
         return ()
-    ids = {s.id for s in specs}
+    ids = {t.id for t in tests}
     return [t for t in always_failing(fams, run_info) if t in ids]
 
 
@@ -217,8 +242,10 @@ def _pool_factory(settings, run_id, parser_for, pool_options, on_tick):
         make = coordinator_factory(settings.fleet, run_id)
         return lambda events, jobs, on_result: make(
             events, dataclasses.replace(pool_options, jobs=jobs), on_result=on_result, on_tick=on_tick)
+    env = test_environment()    # without the runner's own credentials
     return lambda events, jobs, on_result: Pool(
-        events, parser_for, dataclasses.replace(pool_options, jobs=jobs), on_result=on_result, on_tick=on_tick)
+        events, parser_for, dataclasses.replace(pool_options, jobs=jobs), env=env, on_result=on_result,
+        on_tick=on_tick)
 
 
 __all__ = ["is_unexpected", "run"]

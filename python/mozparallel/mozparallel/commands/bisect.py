@@ -131,7 +131,7 @@ def bisect_command(options, topobjdir=None, out=None):
         found = newest_failure(fams, victim)
         if found is None:
             raise UsageError("no recorded failure of %s beside other tests in the newest %d runs of %s; run the "
-                             "suite first (with --rerun-failures to tell interference from an intermittent "
+                             "suite first (with --retries to tell interference from an intermittent "
                              "failure)" % (victim, options["runs"], store.description))
         family, run_id, offsets = found
         if options.get("suite"):

@@ -21,7 +21,7 @@ from .probe import probe_of
 # condition is built from, annotations.py): os, version, CPU, build type.
 PLATFORM_KEYS = ("os", "os_version", "arch", "debug", "asan", "tsan", "ccov")
 # Families in which a test failed every attempt before it counts as
-# always failing (and --rerun-failures stops re-running it).
+# always failing (--retries and --rerun-failures stop running it again).
 ALWAYS_FAILING_RUNS = 3
 
 

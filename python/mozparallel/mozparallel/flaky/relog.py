@@ -1,4 +1,4 @@
-"""How re-run attempts appear in the log (--rerun-failures). Wraps the run's
+"""How re-run attempts appear in the log (--retries). Wraps the run's
 EventLog; never touches a process.
 
 An attempt that will be run again is logged the way xpcshell logs a test
@@ -126,7 +126,7 @@ class RerunLog:
     def _as_pending(self, ev):
         default = "OK" if ev["action"] == "test_end" else "PASS"
         note = {"expected": ev.get("expected", default),
-                "note": "failed; judged by the re-runs or repeats that follow (--rerun-failures)"}
+                "note": "failed; judged by the re-runs or repeats that follow (--retries)"}
         if ev["action"] == "test_end":
             note["overlapped"] = self.overlapped(ev["test"])
         if self.probe is not None:

@@ -1,4 +1,4 @@
-"""What the flaky rounds read of a run's options: --rerun-failures,
+"""What the flaky rounds read of a run's options: --retries,
 --repeat, --run-until-failure, --verify, --find-interference."""
 
 from dataclasses import dataclass
@@ -13,7 +13,7 @@ VERIFY_RUNS = 10
 
 @dataclass(frozen=True)
 class FlakySettings:
-    rerun_failures: int = 0         # re-runs of a failing test, after the main run
+    retries: int = 0                # --retries N: re-runs of a failing test, after the main run
     repeat: int | None = None
     run_until_failure: bool = False
     verify: bool = False
@@ -22,7 +22,7 @@ class FlakySettings:
 
     @property
     def active(self):
-        return bool(self.rerun_failures or self.repeat or self.run_until_failure or self.verify)
+        return bool(self.retries or self.repeat or self.run_until_failure or self.verify)
 
     @property
     def runs(self):
@@ -37,8 +37,8 @@ class FlakySettings:
         """Itself; UsageError for a combination that means nothing."""
         if self.verify and self.run_until_failure:
             raise UsageError("--verify and --run-until-failure cannot be combined")
-        if self.rerun_failures and (self.verify or self.run_until_failure):
-            raise UsageError("--rerun-failures cannot be combined with %s (it wants to see every failure)"
+        if self.retries and (self.verify or self.run_until_failure):
+            raise UsageError("--retries cannot be combined with %s (it wants to see every failure)"
                              % ("--verify" if self.verify else "--run-until-failure"))
         if self.find_interference and (self.verify or self.run_until_failure):
             raise UsageError("--find-interference cannot be combined with %s"

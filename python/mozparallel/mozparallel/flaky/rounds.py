@@ -62,7 +62,8 @@ class FlakyRounds:
     ``stop(reason, hard)``, ``stop_reason``); ``record_round(kind, jobs,
     argv)`` starts the recording of a follow-up round (``argv``: what a
     probe ran, probe.py) and returns its recorder (``on_result(result)``,
-    ``end(status)``, ``run_id``, ``where``). ``probe_pool``: the factory
+    ``end(status)``, ``run_id``, ``where``; ``argv`` is given for probes
+    only). ``probe_pool``: the factory
     for probes, whose pools must turn at least every 0.1 s (an
     ``on_tick``); default ``new_pool``. ``always_failing``: test ids not
     to re-run."""
@@ -144,7 +145,10 @@ class FlakyRounds:
     def _round(self, kind, label, specs, jobs, scheduler=None, victim=None, order=None):
         rnd = Round(kind, label, jobs, victim=victim, order=order)
         self.rounds.append(rnd)
-        recorder = self.record_round(kind, jobs, probe_argv(victim, order or kind) if victim else None)
+        if victim is None:
+            recorder = self.record_round(kind, jobs)
+        else:       # a probe: what it ran, for families.py
+            recorder = self.record_round(kind, jobs, probe_argv(victim, order or kind))
         count = scheduler.remaining() if scheduler is not None else len(specs)
         self.logger.info("mozparallel: %s (%s): %d test(s), %s%s" % (
             label, kind, count, "one at a time" if jobs == 1 else "J=%d" % jobs,

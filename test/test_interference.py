@@ -174,13 +174,14 @@ def test_random_failures_are_rarely_judged_parallel_unsafe():
 
 def test_a_pair_that_binds_one_port_is_found_named_and_annotated(tmp_path):
     """The issue's scenario: 30 tests at -j 4, two of which bind the same
-    port for a second. The run judges the one that failed parallel-unsafe;
-    bisect names the other; annotate proposes run-sequentially on both
-    entries; after --write, ten runs in a row are green."""
+    port for a second. The run (--retries 1 --find-interference) judges the
+    one that failed parallel-unsafe and names the other; so does bisect
+    afterwards; annotate proposes run-sequentially on both entries; after
+    --write, ten runs in a row are green."""
     manifest, env = pair_suite(tmp_path)
     db, raw = str(tmp_path / "history.sqlite"), str(tmp_path / "run.raw")
-    proc = paralleltest(["-j", "4", "--retries", "1", "--store", db, "--log-raw", raw, "manifest.toml"],
-                        cwd=tmp_path, env=env)
+    proc = paralleltest(["-j", "4", "--retries", "1", "--find-interference", "--store", db, "--log-raw", raw,
+                         "manifest.toml"], cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     events = read_raw(raw)
     first = [e for e in events if e["action"] == "test_end" and "rerun" in (e.get("extra") or {})
@@ -195,6 +196,10 @@ def test_a_pair_that_binds_one_port_is_found_named_and_annotated(tmp_path):
     assert "each beside %s;" % other in unsafe[0]
     assert "mozparallel: intermittent (passed on another attempt): none" in logged(events)
     assert "1 parallel-unsafe" in proc.stdout
+    # --find-interference named the other test within the run.
+    [found] = [m for m in logged(events) if m.startswith("mozparallel: interference: ")]
+    assert found.startswith("mozparallel: interference: %s: %s breaks it (named in" % (victim, other)), found
+    assert found.endswith("verdict: parallel-unsafe")
 
     proc = paralleltest(["history", "--flaky", "--store", db, "--runs", "50", "--format", "json"], cwd=tmp_path)
     report = json.loads(proc.stdout)
@@ -275,19 +280,6 @@ def test_a_seeded_flaky_test_stays_intermittent(tmp_path):
     proc = paralleltest(["history", "--flaky", "--store", db, "--format", "json"])
     [row] = json.loads(proc.stdout)["flaky"]
     assert row["verdicts"]["intermittent"] == 1 and row["verdicts"]["parallel-unsafe"] == 0
-
-
-def test_find_interference_names_the_culprit_in_the_run(tmp_path):
-    manifest, env = pair_suite(tmp_path, tiny=4)
-    raw = str(tmp_path / "run.raw")
-    proc = paralleltest(["-j", "3", "--find-interference", "--store", str(tmp_path / "h.sqlite"),
-                         "--log-raw", raw, "manifest.toml"], cwd=tmp_path, env=env)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    found = [m for m in logged(read_raw(raw)) if m.startswith("mozparallel: interference: ")]
-    assert len(found) == 1, logged(read_raw(raw))
-    victim = found[0].split()[2].rstrip(":")
-    other = {"a_port.py": "b_port.py", "b_port.py": "a_port.py"}[victim]
-    assert "%s breaks it (named in" % other in found[0] and found[0].endswith("verdict: parallel-unsafe")
 
 
 def test_bisect_without_a_recorded_failure_is_one_clear_line(tmp_path):

@@ -171,8 +171,10 @@ def _run(settings, store, selected, run_info):
 
     new_pool = _pool_factory(settings, recorder.run_id, parser_for, pool_options, reporters.on_tick)
     # Probes start tests at set times (flaky/probe.py): their pools turn at
-    # least every 0.1 s, live view or not.
-    probe_pool = _pool_factory(settings, recorder.run_id, parser_for, pool_options,
+    # least every 0.1 s, live view or not. A probe's failures are what it
+    # looks for: --max-failures and --bail do not stop it.
+    probe_pool = _pool_factory(settings, recorder.run_id, parser_for,
+                               dataclasses.replace(pool_options, max_failures=None, bail=False),
                                reporters.on_tick or _no_tick)
 
     def record_round(kind, round_jobs, argv=None):
@@ -212,6 +214,10 @@ def _no_tick():
     pass
 
 
+# Recorded runs read for always-failing tests (re-runs and probes are runs too).
+ALWAYS_FAILING_WINDOW = 50
+
+
 def _always_failing(store, run_info, tests):
     """Of ``tests`` (anything with an ``id``), those that failed every
     attempt of each of their last recorded runs on this platform
@@ -228,9 +234,6 @@ def _always_failing(store, run_info, tests):
     ids = {t.id for t in tests}
     return [t for t in always_failing(fams, run_info) if t in ids]
 
-
-# Recorded runs read for always-failing tests (re-runs and probes are runs too).
-ALWAYS_FAILING_WINDOW = 50
 
 
 def _pool_factory(settings, run_id, parser_for, pool_options, on_tick):

@@ -2,6 +2,8 @@
 were intermittent, which failed every time, which were unstable alone or
 under load. Text only; reads the rounds' outcomes."""
 
+from .interference import PARALLEL_UNSAFE
+
 
 def history_of(rounds, test, kinds):
     return [r.outcomes[test] for r in rounds if r.kind in kinds and test in r.outcomes]
@@ -26,8 +28,6 @@ def intermittent_ids(rounds, specs):
 def rerun_lines(rounds, specs, n, stopped, interference=None):
     """``interference``: {test id: interference.Verdict} of the tests probed
     (failed beside others, passed alone)."""
-    from .interference import PARALLEL_UNSAFE
-
     interference = interference or {}
     retried = [s.id for s in specs if history_of(rounds, s.id, ("retry",))]
     intermittent, real, unsafe = [], [], []

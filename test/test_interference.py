@@ -296,3 +296,21 @@ def test_bisect_without_a_recorded_failure_is_one_clear_line(tmp_path):
     assert len(proc.stderr.strip().splitlines()) == 1
     proc = paralleltest(["bisect", "ok.sh", "--store", "none"], cwd=tmp_path)
     assert proc.returncode == 2 and "--store none keeps no history" in proc.stderr
+
+
+def test_a_probe_starts_each_test_at_its_offset_and_never_waits_on_nothing():
+    from mozparallel.flaky.probe import GAP, Staggered, start_plan
+
+    # Recorded: c started 2 s before the victim, a 0.1 s before, b 0.2 s after.
+    offsets = {"a": -0.1, "b": 0.2, "c": -2.0}
+    assert start_plan("v", offsets, OTHERS_FIRST) == [(0.0, "c"), (2.0 - GAP, "a"), (2.0 - GAP, "b"), (2.0, "v")]
+    assert start_plan("v", offsets, VICTIM_FIRST) == [(0.0, "c"), (2.0, "v"), (2.0 + GAP, "a"), (2.0 + GAP, "b")]
+    now = [100.0]
+    s = Staggered([(0.0, "c"), (1.5, "a"), (2.0, "v")], clock=lambda: now[0])
+    assert s.next_test(1) == "c" and s.next_test(2) is None
+    now[0] = 101.5
+    assert s.next_test(2) == "a" and s.next_test(3) is None
+    s.finished("c", 1.5)
+    s.finished("a", 0.1)
+    now[0] = 101.6         # nothing runs: the victim starts now, not at 102.0
+    assert s.next_test(1) == "v" and s.remaining() == 0

@@ -47,7 +47,8 @@ def start_plan(victim, offsets, order):
             offset = -GAP if order == OTHERS_FIRST else GAP
         times[test] = offset
     first = min(times.values())
-    return sorted(((round(t - first, 6), test) for test, t in times.items()), key=lambda p: (p[0], p[1] != victim, p[1]))
+    return sorted(((round(t - first, 6), test) for test, t in times.items()),
+                  key=lambda p: (p[0], p[1] != victim, p[1]))
 
 
 class Staggered:

@@ -379,3 +379,12 @@ def test_full_disk_is_one_warning_at_full_speed(tmp_path, full_disk):
     # A 1 s suite: no stall (it was 30 s waiting on SQLite, 90 s in the issue).
     assert full_seconds < 10, (full_seconds, none_seconds)
     print("full disk: %.2fs, --store none: %.2fs" % (full_seconds, none_seconds))
+
+
+def test_empty_exec_and_resume_are_refused(tmp_path):
+    from conftest import paralleltest, write_test
+
+    t = write_test(tmp_path, "t.sh", "echo 1..1; echo ok 1\n")
+    for args, needle in ((["--exec", ""], "--exec is empty"), (["--resume", " "], "--resume needs the id")):
+        proc = paralleltest(args + [t], cwd=str(tmp_path))
+        assert proc.returncode == 2 and needle in proc.stderr and proc.stderr.count("\n") == 1

@@ -69,7 +69,10 @@ def run(options, topobjdir=None):
     settings = run_settings(options, topobjdir)
     selected, run_info = select_tests(settings.selection)
     sched = settings.schedule
-    chunked = sched.total_chunks or sched.this_chunk
+    try:    # chunked by the options or by a CI variable (JOB_COMPLETION_INDEX, TEST_SHARD_INDEX, ...)
+        chunked = resolve_chunk(sched.total_chunks, sched.this_chunk, os.environ)[1] is not None
+    except ValueError as e:
+        raise UsageError(str(e))
     if settings.list and not chunked:
         from .selection.listing import write_listing
         write_listing(sys.stdout, selected, run_info, settings.list_format)
@@ -121,6 +124,11 @@ def _run(settings, store, selected, run_info):
     specs, skipped = build_specs(selected, settings.specs.exec_cmd, settings.specs.protocol, settings.specs.env,
                                  settings.specs.wrapper)
     resumed = load_resumed(store, settings.resume)      # --resume: tests done before are not run
+    foreign = sorted(set(resumed) - {t.id for t in selected})
+    if foreign:
+        raise UsageError("--resume %s: that run has results for %d test(s) not given now (%s%s): give the "
+                         "interrupted run's tests and options again (its resume hint has them)" % (
+                             settings.resume, len(foreign), ", ".join(foreign[:3]), ", ..." if len(foreign) > 3 else ""))
     specs = [s for s in specs if s.id not in resumed]
     run_plan = plan_run(specs, history, sched.policy, sched.jobs, available=available_memory(),
                         limit=sched.max_memory)

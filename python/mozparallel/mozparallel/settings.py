@@ -87,6 +87,12 @@ class open_history_store:
                 pass
 
 
+def _resume(run_id):
+    if run_id is not None and not run_id.strip():
+        raise UsageError("--resume needs the id of a run (printed at its start and in its resume hint)")
+    return run_id
+
+
 def _tests(options):
     """TEST arguments, with one that ``--rerun-failures`` (a flag with an
     optional value, see options._no_count) took as its value."""
@@ -271,7 +277,7 @@ def run_settings(options, topobjdir=None):
         execution=execution_settings(options, 1, report_settings(options, state_dir).log_subtests),
         list=bool(options.get("list")),
         list_format=options.get("format") or "text",
-        resume=options.get("resume"),
+        resume=_resume(options.get("resume")),
         keep_going=bool(options.get("keep_going")),
         rerun_failures=bool(options.get("rerun_failures")),
     )

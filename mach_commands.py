@@ -82,3 +82,16 @@ def parallel_test_simulate(command_context, **kwargs):
             virtualenv_name="python-test", parser=subcommand_parser("worker"))
 def parallel_test_worker(command_context, **kwargs):
     return run_subcommand(command_context, "worker", kwargs)
+
+
+@SubCommand("parallel-test", "bisect", description="Name the test that breaks a test when they run together.",
+            virtualenv_name="python-test", parser=subcommand_parser("bisect"))
+def parallel_test_bisect(command_context, **kwargs):
+    return run_subcommand(command_context, "bisect", kwargs)
+
+
+@SubCommand("parallel-test", "annotate",
+            description="Propose manifest edits (run-sequentially, skip-if, fail-if) from the history.",
+            virtualenv_name="python-test", parser=subcommand_parser("annotate"))
+def parallel_test_annotate(command_context, **kwargs):
+    return run_subcommand(command_context, "annotate", kwargs)

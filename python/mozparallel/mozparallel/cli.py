@@ -18,6 +18,8 @@ SUBCOMMANDS = {
     "merge": "mozparallel.commands.merge:main",
     "worker": "mozparallel.commands.worker:main",
     "simulate": "mozparallel.commands.simulate:main",
+    "bisect": "mozparallel.commands.bisect:main",
+    "annotate": "mozparallel.commands.annotate:main",
 }
 
 

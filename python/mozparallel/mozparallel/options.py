@@ -366,7 +366,9 @@ def add_flaky_arguments(parser):
     group.add_argument("--retries", type=positive_count, default=0, metavar="N",
                        help="after the run, run each test with an unexpected result again, one at a time, "
                             "up to N times: passing on a retry makes it intermittent, failing every "
-                            "time a real failure")
+                            "time a real failure; a test that failed beside others and passes alone is "
+                            "probed until it is judged parallel-unsafe or intermittent; a test that failed "
+                            "every attempt of its last 3 recorded runs is not retried")
     group.add_argument("--rerun-failures", nargs="?", const=True, default=False, type=_no_count,
                        metavar="", help="run only the tests that had an unexpected result in the last "
                                         "recorded run of these tests (xpcshell's --rerun-failures); to "
@@ -380,6 +382,11 @@ def add_flaky_arguments(parser):
     group.add_argument("--verify", action="store_true",
                        help="run each test alone N times, then N times in parallel with the others, and "
                             "report whether it is stable in each mode")
+    group.add_argument("--find-interference", action="store_true",
+                       help="after the run, for each test that failed beside other tests and passed alone "
+                            "(parallel-unsafe), find the test that breaks it by re-running it beside halves "
+                            "of the tests that overlapped its failure (as 'paralleltest bisect'); implies "
+                            "--retries 1")
 
 
 def _broker(text):

@@ -40,7 +40,9 @@ def manifest_reader(settings, values):
     if choice == "mozilla":
         from .mozilla_reader import MozillaManifestReader
 
-        return MozillaManifestReader(values, allow_missing=settings.allow_missing)
+        from .manifest import _warn
+
+        return MozillaManifestReader(values, allow_missing=settings.allow_missing, warn=_warn)
     from .manifest import ManifestReader
 
     return ManifestReader(values, strict=settings.strict_conditions, allow_missing=settings.allow_missing)

@@ -74,17 +74,17 @@ class Parser(argparse.ArgumentParser):
             parts.append(name + (" (did you mean %s?)" % close[0] if close else ""))
         return "unrecognized option%s %s" % ("s" if len(parts) > 1 else "", ", ".join(parts))
 
+    def format_help(self):
+        if self.late_epilog is not None and self.epilog is None:
+            self.epilog = self.late_epilog()
+        return super().format_help()
+
 
 def unknown_options(args, extras):
     """The left-over arguments that are options (``-x``, ``--name[=v]``),
     not a TEST: those before a ``--`` that look like an option."""
     before = args[:args.index("--")] if "--" in args else args
     return [a for a in extras if a in before and a.startswith("-") and len(a) > 1 and a != "--"]
-
-    def format_help(self):
-        if self.late_epilog is not None and self.epilog is None:
-            self.epilog = self.late_epilog()
-        return super().format_help()
 
 
 def positive_float(text):

@@ -185,3 +185,31 @@ def test_files_that_are_not_manifests_are_left_alone(tmp_path):
     script.write_text('#!/bin/sh\necho "1..1"\necho "ok 1"\n')
     script.chmod(0o755)
     assert [t["id"] for t in listing_in(tmp_path, ".")] == ["run_me.sh"]
+
+
+def test_manifests_rst_examples_run_as_written(tree):
+    """The console block of docs/manifests.rst's "Directories and test
+    files", run in the fixture tree: the same output ("..." stands for
+    lines left out)."""
+    import re
+
+    text = open(os.path.join(TOP, "docs", "manifests.rst")).read()
+    section = text.split("Directories and test files\n--------------------------\n", 1)[1]
+    block = section.split(".. code-block:: console\n", 1)[1].lstrip("\n").split("\n\n", 1)[0]
+    commands, expected = [], {}
+    for line in block.splitlines():
+        line = line[3:]
+        if line.startswith("$ "):
+            commands.append(line[2:])
+            expected[commands[-1]] = []
+        else:
+            expected[commands[-1]].append(line)
+    assert len(commands) == 3
+    for command in commands:
+        words = command.split()
+        assert words[0] == "paralleltest"
+        proc = paralleltest(words[1:], cwd=tree)
+        assert proc.returncode == 0, proc.stderr
+        want = expected[command]
+        pattern = "\n".join(".*" if line == "..." else re.escape(line) for line in want)
+        assert re.fullmatch(pattern, proc.stdout.rstrip("\n"), re.S), (command, proc.stdout)

@@ -133,7 +133,10 @@ def _reporter(text):
 def add_run_arguments(parser):
     group = parser.add_argument_group("Running tests")
     group.add_argument("tests", nargs="*", metavar="TEST",
-                       help="test files, directories (their executable and .t files) or manifests (.ini, .toml)")
+                       help="test files, directories or manifests (.ini, .toml). A directory means the tests "
+                            "its manifests list (without a manifest: its executable and .t files); a file "
+                            "a manifest lists keeps that manifest's keys; no TEST: every manifest under "
+                            "the current directory")
     group.add_argument("-j", "--jobs", type=jobs_arg, default=None,
                        help="tests to run at once, or 'auto' (the default): about one per core for "
                             "CPU-bound tests, more for tests that mostly wait, capped by the memory "

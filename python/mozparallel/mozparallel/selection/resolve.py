@@ -272,3 +272,18 @@ class Resolver:
         note = "%s is also listed through %s; it runs once, as %s selects it" % (
             first.id, os.path.relpath(manifest), os.path.relpath(first_manifest))
         chosen[path] = (replace(first, notes=tuple(first.notes) + (note,)), first_manifest)
+
+
+def paths_of_test_objects(test_objects, topsrcdir=None):
+    """TEST arguments for the test objects ``mach test`` hands a harness
+    command (``test_objects=``: moztest's TestResolver dicts): each test's
+    source file, ``topsrcdir``/``srcdir_relpath`` (TestResolver's ``path``
+    points into the objdir's ``_tests`` for some flavors), in order, once.
+    Each then goes through its manifest again, here."""
+    paths = []
+    for test in test_objects or ():
+        rel = test.get("srcdir_relpath") or test.get("file_relpath")
+        path = os.path.join(topsrcdir, rel) if topsrcdir and rel else test.get("path")
+        if path and path not in paths:
+            paths.append(path)
+    return paths

@@ -60,8 +60,10 @@ def test_directory_selects_what_its_manifest_selects(tree):
     ]
     assert listing(tree, UNIT) == by_manifest
     assert listing(tree, UNIT + "/") == by_manifest
-    # The standalone ./mach of this checkout (PyPI mach 1.0.0) selects the same.
+    # The standalone ./mach of this checkout (PyPI mach 1.0.0) selects the
+    # same, for the directory and for one of its files.
     assert listing(tree, UNIT, command=mach) == by_manifest
+    assert listing(tree, UNIT + "/test_runif_win.js", command=mach) == by_manifest[1:2]
     # An INI manifest: the directory is what mochitest.ini (with its include) lists.
     assert listing(tree, DOM) == listing(tree, MOCHITEST)
 

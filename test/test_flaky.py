@@ -1,4 +1,4 @@
-"""Intermittent failures (flaky/): --rerun-failures, --run-until-failure,
+"""Intermittent failures (flaky/): --retries, --rerun-failures, --run-until-failure,
 --repeat, --verify and ``paralleltest history --flaky``, on real processes.
 
 The flaky fixture (fixtures/flaky/coin.py) fails with probability 0.3, the
@@ -66,44 +66,47 @@ def runs_in(db):
         return c.execute("SELECT run_id, kind, parent_run FROM runs ORDER BY started").fetchall()
 
 
-def test_rerun_failures_tells_intermittent_from_real(tmp_path):
+def test_retries_tell_intermittent_from_real(tmp_path):
     # Fails, fails, then passes: intermittent after two re-runs.
     seed, _ = seed_where(lambda o: o[:3] == [True, True, False], 3)
     flaky, env = flaky_fixture(tmp_path, seed)
     broken = always_failing(tmp_path)
     ok = write_test(tmp_path, "ok.sh", "echo 1..1; echo ok 1\n")
     raw, db = tmp_path / "run.raw", tmp_path / "history.sqlite"
-    proc = paralleltest(["-j", "3", "--rerun-failures", "5", "--log-raw", str(raw), "--store", str(db),
+    proc = paralleltest(["-j", "3", "--retries", "5", "--log-raw", str(raw), "--store", str(db),
                          flaky, broken, ok], env=env)
     assert proc.returncode == 1, proc.stderr          # the real failure fails the run
     events = read_raw(raw)
 
     flaky_ends = ends_of(events, flaky)
     assert attempts(env["FLAKY_COUNTER"]) == 3
-    assert [e["status"] for e in flaky_ends] == ["ERROR", "ERROR", "OK"]
+    # A failing point is the failure line; the file itself ends OK (one failure, one line).
+    assert [e["status"] for e in flaky_ends] == ["OK", "OK", "OK"]
     for e in flaky_ends[:2]:        # logged as xpcshell does before a re-run: not unexpected
         assert not unexpected(e) and e["extra"]["rerun"]["expected"] == "OK"
+        assert "note" in e["extra"]["rerun"]
     final = flaky_ends[-1]
-    assert final["known_intermittent"] == ["ERROR"]
-    assert [a["status"] for a in final["extra"]["intermittent"]["failed_attempts"]] == ["ERROR", "ERROR"]
+    assert final["known_intermittent"] == ["FAIL"]
+    assert [a["status"] for a in final["extra"]["intermittent"]["failed_attempts"]] == ["FAIL", "FAIL"]
     assert "intermittent" in final["message"]
 
     broken_ends = ends_of(events, broken)
-    assert len(broken_ends) == 6 and {e["status"] for e in broken_ends} == {"ERROR"}
-    assert [unexpected(e) for e in broken_ends] == [False] * 5 + [True]
+    assert len(broken_ends) == 6 and {e["status"] for e in broken_ends} == {"OK"}
+    broken_points = [e for e in events if e["action"] == "test_status" and e["test"] == broken]
+    assert [unexpected(e) for e in broken_points] == [False] * 5 + [True]
     assert broken_ends[-1]["extra"]["rerun"]["verdict"] == "failed every attempt"
 
-    # Never a plain pass: every passing end of either carries the earlier failure.
+    # Never a plain pass: every end of either carries its re-run note or the earlier failure.
     for e in flaky_ends + broken_ends:
-        assert e["status"] != "OK" or e.get("known_intermittent")
-    # The only unexpected results in the stream are the real failure's last attempt (point and file).
+        assert e.get("known_intermittent") or "rerun" in e["extra"]
+    # The only unexpected result in the stream is the real failure's last attempt: one line.
     assert [(e["test"], e["action"]) for e in events if e["action"] in ("test_end", "test_status")
-            and unexpected(e)] == [(broken, "test_status"), (broken, "test_end")]
+            and unexpected(e)] == [(broken, "test_status")]
     assert [e["status"] for e in ends_of(events, ok)] == ["OK"] and "known_intermittent" not in ends_of(events, ok)[0]
 
     messages = logged(events)
-    assert "mozparallel: intermittent (passed on another attempt): %s (failed 2 of 3 attempts: ERROR)" % flaky in messages
-    assert "mozparallel: real failures (failed every attempt): %s (failed 6 of 6 attempts: ERROR)" % broken \
+    assert "mozparallel: intermittent (passed on another attempt): %s (failed 2 of 3 attempts: FAIL)" % flaky in messages
+    assert "mozparallel: real failures (failed every attempt): %s (failed 6 of 6 attempts: FAIL)" % broken \
         in messages
 
     # Re-runs are stored as runs of their own, marked as retries of the main run.
@@ -114,16 +117,16 @@ def test_rerun_failures_tells_intermittent_from_real(tmp_path):
     with sqlite3.connect(db) as c:
         tested = c.execute("SELECT r.test, r.status FROM results r JOIN runs u USING (run_id) "
                            "WHERE u.kind = 'retry' ORDER BY u.started").fetchall()
-    assert tested.count((broken, "ERROR")) == 5
-    assert [s for t, s in tested if t == flaky] == ["ERROR", "OK"]
+    assert tested.count((broken, "FAIL")) == 5      # stored as failed: its point failed
+    assert [s for t, s in tested if t == flaky] == ["FAIL", "OK"]
 
 
 def test_only_intermittent_failures_exit_zero(tmp_path):
     seed, _ = seed_where(lambda o: o[:2] == [True, False], 2)
     flaky, env = flaky_fixture(tmp_path, seed)
-    proc = paralleltest(["--rerun-failures", "1", "--store", "none", "-r", "tbpl", flaky], env=env)
+    proc = paralleltest(["--retries", "1", "--store", "none", "-r", "tbpl", flaky], env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "intermittent (passed on another attempt): %s (failed 1 of 2 attempts: ERROR)" % flaky in proc.stdout
+    assert "intermittent (passed on another attempt): %s (failed 1 of 2 attempts: FAIL)" % flaky in proc.stdout
     assert "TEST-UNEXPECTED" not in proc.stdout
 
 
@@ -135,7 +138,7 @@ def test_mach_view_and_summary_count_each_test_once_with_its_verdict(tmp_path):
     flaky, env = flaky_fixture(tmp_path, seed)
     broken = always_failing(tmp_path)
     good = write_test(tmp_path, "good.sh", "echo 1..1; echo ok 1\n")
-    proc = paralleltest(["--rerun-failures", "2", "--store", "none", flaky, broken, good], env=env,
+    proc = paralleltest(["--retries", "2", "--store", "none", flaky, broken, good], env=env,
                         cwd=str(tmp_path))
     assert proc.returncode == 1, proc.stdout + proc.stderr
     tags = [tuple(map(int, t)) for t in re.findall(r"^\[(\d+)/(\d+)\]", proc.stdout, flags=re.M)]
@@ -145,22 +148,22 @@ def test_mach_view_and_summary_count_each_test_once_with_its_verdict(tmp_path):
     assert "3 tests in" in proc.stdout and "2 passed (1 intermittent), 1 unexpected" in proc.stdout
 
 
-def test_repeat_with_rerun_failures_judges_by_the_repeats(tmp_path):
+def test_repeat_with_retries_judges_by_the_repeats(tmp_path):
     # Fails, passes, fails over three rounds: intermittent without a re-run.
     seed, _ = seed_where(lambda o: o[:3] == [True, False, True], 3)
     flaky, env = flaky_fixture(tmp_path, seed)
-    proc = paralleltest(["--repeat", "2", "--rerun-failures", "3", "--store", "none", "-r", "tbpl", flaky],
+    proc = paralleltest(["--repeat", "2", "--retries", "3", "--store", "none", "-r", "tbpl", flaky],
                         env=env)
     assert proc.returncode == 0, proc.stdout
     assert attempts(env["FLAKY_COUNTER"]) == 3
-    assert "intermittent (passed on another attempt): %s (failed 2 of 3 attempts: ERROR)" % flaky in proc.stdout
+    assert "intermittent (passed on another attempt): %s (failed 2 of 3 attempts: FAIL)" % flaky in proc.stdout
     assert "TEST-UNEXPECTED" not in proc.stdout
 
 
 def test_a_stopped_run_reports_the_failure_it_did_not_rerun(tmp_path):
     broken = always_failing(tmp_path)
     raw = tmp_path / "run.raw"
-    proc = paralleltest(["--rerun-failures", "3", "--max-failures", "1", "--store", "none",
+    proc = paralleltest(["--retries", "3", "--max-failures", "1", "--store", "none",
                          "--log-raw", str(raw), broken])
     assert proc.returncode == 1
     ends = ends_of(read_raw(raw), broken)
@@ -177,9 +180,10 @@ def test_run_until_failure_stops_at_the_first_failure(tmp_path):
     assert proc.returncode == 1
     events = read_raw(raw)
     assert attempts(env["FLAKY_COUNTER"]) == 4
-    assert [e["status"] for e in ends_of(events, flaky)] == ["OK", "OK", "OK", "ERROR"]
+    points = [e for e in events if e["action"] == "test_status" and e["test"] == flaky]
+    assert len(points) == 1 and unexpected(points[0]) and len(ends_of(events, flaky)) == 4
     assert "mozparallel: --run-until-failure: first unexpected result in run 4 of at most 30 (took 4 runs): " \
-           "%s ERROR" % flaky in logged(events)
+           "%s FAIL" % flaky in logged(events)
     assert [kind for _, kind, _ in runs_in(db)] == ["", "repeat", "repeat", "repeat"]
 
 
@@ -200,7 +204,7 @@ def test_history_flaky_rate_over_20_runs(tmp_path):
     proc = paralleltest(["--repeat", "19", "--store", str(db), "-r", "tbpl", flaky, ok], env=env)
     assert proc.returncode == 1
     assert "mozparallel: --repeat 19: each test ran 20 time(s)" in proc.stdout
-    assert "unexpected results: %s (unexpected in 6 of 20: ERROR)" % flaky in proc.stdout
+    assert "unexpected results: %s (unexpected in 6 of 20: FAIL)" % flaky in proc.stdout
 
     proc = paralleltest(["history", "--flaky", "--runs", "20", "--store", str(db), "--format", "json"])
     assert proc.returncode == 0, proc.stderr
@@ -237,7 +241,7 @@ def test_verify_reports_each_mode(tmp_path):
     assert proc.returncode == 1
     out = proc.stdout
     assert "mozparallel: --verify: each test 3 time(s) alone, 3 time(s) under load (J=2)" in out
-    assert "mozparallel: verify %s: alone stable (3 run(s)); under load unstable (1 of 3 unexpected: ERROR)" \
+    assert "mozparallel: verify %s: alone stable (3 run(s)); under load unstable (1 of 3 unexpected: FAIL)" \
         % flaky in out
     assert "mozparallel: verify %s: alone stable (3 run(s)); under load stable (3 run(s))" % ok in out
     assert "mozparallel: --verify: 1 of 2 test(s) unstable" in out
@@ -247,8 +251,9 @@ def test_verify_reports_each_mode(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--verify", "--run-until-failure"], "--verify and --run-until-failure cannot be combined"),
-    (["--rerun-failures", "2", "--verify"], "--rerun-failures cannot be combined with --verify"),
-    (["--rerun-failures", "0"], "argument --rerun-failures: must be at least 1: '0'"),
+    (["--retries", "2", "--verify"], "--retries cannot be combined with --verify"),
+    (["--retries", "0"], "argument --retries: must be at least 1: '0'"),
+    (["--rerun-failures", "3"], "argument --rerun-failures: takes no count: it runs the last run's failures"),
     (["--repeat", "x"], "argument --repeat: not a count: 'x'"),
 ])
 def test_bad_combinations_are_usage_errors(tmp_path, args, message):
@@ -256,3 +261,92 @@ def test_bad_combinations_are_usage_errors(tmp_path, args, message):
     proc = paralleltest(args + ["--store", "none", ok])
     assert proc.returncode == 2
     assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_rerun_failures_runs_only_the_last_runs_failures(tmp_path):
+    """xpcshell's --rerun-failures: the tests that failed in the last
+    recorded run of these tests, nothing else; a TEST right after the flag
+    is still a TEST."""
+    good = write_test(tmp_path, "a_good.sh", "echo 1..1; echo ok 1\n")
+    bad = write_test(tmp_path, "b_bad.sh", "echo 1..1; test -e fixed && echo ok 1 || echo not ok 1\n")
+    objdir = tmp_path / "obj"
+    objdir.mkdir()
+    first = paralleltest(["--objdir", str(objdir), "-r", "tap", good, bad], cwd=str(tmp_path))
+    assert first.returncode == 1
+    (tmp_path / "fixed").write_text("")
+    raw = tmp_path / "raw.log"
+    again = paralleltest(["--objdir", str(objdir), "--rerun-failures", good, bad, "--log-raw", str(raw), "-r", "tap"],
+                         cwd=str(tmp_path))
+    assert again.returncode == 0, again.stdout + again.stderr
+    ran = [e["test"] for e in read_raw(raw) if e["action"] == "test_end"]
+    assert ran == ["b_bad.sh"]
+    assert "1 test(s) had an unexpected result in run" in again.stderr
+    none = paralleltest(["--store", "none", "--rerun-failures", good], cwd=str(tmp_path))
+    assert none.returncode == 2 and "needs the history" in none.stderr
+
+
+# -- the live view and the closing line of the repeat modes -------------------
+def rendered(out):
+    from test_live import Screen
+
+    screen = Screen()
+    screen.feed(out)
+    return [line for line in screen.text() if line]
+
+
+def slowest(lines):
+    """The "Slowest tests" entries: [(seconds, test)]."""
+    if "Slowest tests:" not in lines:
+        return []
+    out = []
+    for line in lines[lines.index("Slowest tests:") + 1:]:
+        m = re.match(r"^\s+(\d+\.\d+)s\s+(\S+)$", line)
+        if not m:
+            break
+        out.append((float(m.group(1)), m.group(2)))
+    return out
+
+
+def test_verify_in_a_terminal_counts_each_round_and_judges_each_test_once(tmp_path):
+    """--verify on a pty: the counter counts each round's tests ([alone 2:
+    1/2], never [6/2]); a test unstable under load is unexpected on the
+    closing line, as the verdict and the exit status have it; the slowest
+    list names each test once, never a 0.00s one."""
+    from test_live import run_in_pty
+
+    seed, _ = seed_where(lambda o: o == [False, False, False, False, True, False], 6)
+    flaky, env = flaky_fixture(tmp_path, seed)
+    write_test(tmp_path, "ok.sh", "sleep 0.05; echo 1..1; echo ok 1\n")
+    write_test(tmp_path, "quick.sh", "echo 1..1; echo ok 1\n")
+    out, status = run_in_pty(["--verify", "--repeat", "3", "-j", "2", "--store", "none",
+                              "flaky.py", "ok.sh", "quick.sh"], cwd=str(tmp_path), env=env)
+    assert status == 1, out
+    lines = rendered(out)
+    tags = [re.match(r"^\[([a-z]+ \d+): (\d+)/(\d+)\]", line) for line in lines]
+    tags = [(m.group(1), int(m.group(2)), int(m.group(3))) for m in tags if m]
+    rounds = ["alone 1", "alone 2", "alone 3", "run 1", "run 2", "run 3"]
+    assert [label for label, _, _ in tags] == [r for r in rounds for _ in range(3)], lines
+    assert [(done, total) for _, done, total in tags] == [(1, 3), (2, 3), (3, 3)] * 6
+    assert "mozparallel: --verify: 1 of 3 test(s) unstable" in lines
+    assert lines[-1].startswith("mozparallel: 3 tests in ") and \
+        lines[-1].endswith(": 2 passed, 1 unexpected, 0 skipped, 0 expected failures"), lines[-1]
+    assert "Unexpected results: 1" in lines
+    listed = slowest(lines)
+    names = [t for _, t in listed]
+    assert len(names) == len(set(names)) and "flaky.py" in names, listed      # each once
+    assert all(seconds > 0 for seconds, _ in listed)                         # never 0.00s
+
+
+@pytest.mark.parametrize("mode", [["--repeat", "2"], ["--run-until-failure", "--repeat", "3"]])
+def test_repeat_and_until_failure_close_with_each_tests_verdict(tmp_path, mode):
+    # Passes the first run, fails the second.
+    seed, _ = seed_where(lambda o: o[:2] == [False, True], 2)
+    flaky, env = flaky_fixture(tmp_path, seed)
+    good = write_test(tmp_path, "good.sh", "echo 1..1; echo ok 1\n")
+    proc = paralleltest(mode + ["--store", "none", "flaky.py", "good.sh"], env=env, cwd=str(tmp_path))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    tags = [tuple(map(int, m.groups())) for m in (re.match(r"^\[run \d+: (\d+)/(\d+)\]", l) for l in lines) if m]
+    assert tags and all(done <= total == 2 for done, total in tags), proc.stdout
+    assert "2 passed" not in lines[-1] and "1 passed, 1 unexpected" in lines[-1], lines[-1]
+    assert "flaky.py  FAIL unlucky draw" in proc.stdout

@@ -69,7 +69,10 @@ def run(options, topobjdir=None):
     settings = run_settings(options, topobjdir)
     selected, run_info = select_tests(settings.selection)
     sched = settings.schedule
-    chunked = sched.total_chunks or sched.this_chunk
+    try:    # chunked by the options or by a CI variable (JOB_COMPLETION_INDEX, TEST_SHARD_INDEX, ...)
+        chunked = resolve_chunk(sched.total_chunks, sched.this_chunk, os.environ)[1] is not None
+    except ValueError as e:
+        raise UsageError(str(e))
     if settings.list and not chunked:
         from .selection.listing import write_listing
         write_listing(sys.stdout, selected, run_info, settings.list_format)
@@ -85,7 +88,25 @@ def run(options, topobjdir=None):
                 pass
 
 
+def _last_failures(settings, store, selected):
+    """--rerun-failures: the selected tests that failed in the last recorded
+    run of them, others dropped; UsageError when there is nothing to say it."""
+    from .store.queries import last_failures
+
+    if store is None:
+        raise UsageError("--rerun-failures needs the history (not --store none)")
+    run_id, failed = last_failures(store, [t.id for t in selected if not t.disabled])
+    if run_id is None:
+        raise UsageError("--rerun-failures: no recorded run of these tests")
+    kept = [t for t in selected if t.id in failed]
+    _warn("--rerun-failures: %d test(s) had an unexpected result in run %s%s" % (
+        len(kept), run_id, "" if kept else "; nothing to run"))
+    return kept
+
+
 def _run(settings, store, selected, run_info):
+    if settings.rerun_failures:
+        selected = _last_failures(settings, store, selected)
     sched = settings.schedule
     history = load_history(store, [t.id for t in selected if not t.disabled], runtimes=sched.runtimes,
                            warn=_warn, tests=selected)
@@ -98,6 +119,11 @@ def _run(settings, store, selected, run_info):
     specs, skipped = build_specs(selected, settings.specs.exec_cmd, settings.specs.protocol, settings.specs.env,
                                  settings.specs.wrapper)
     resumed = load_resumed(store, settings.resume)      # --resume: tests done before are not run
+    foreign = sorted(set(resumed) - {t.id for t in selected})
+    if foreign:
+        raise UsageError("--resume %s: that run has results for %d test(s) not given now (%s%s): give the "
+                         "interrupted run's tests and options again (its resume hint has them)" % (
+                             settings.resume, len(foreign), ", ".join(foreign[:3]), ", ..." if len(foreign) > 3 else ""))
     specs = [s for s in specs if s.id not in resumed]
     run_plan = plan_run(specs, history, sched.policy, sched.jobs, available=available_memory(),
                         limit=sched.max_memory)
@@ -124,7 +150,9 @@ def _run(settings, store, selected, run_info):
         logger.info("mozparallel: run %s, recorded in %s" % (recorder.run_id, recorder.where))
     if chunk_text:
         logger.info(chunk_text)
-    logger.info(run_plan.describe())
+    logger.info(run_plan.describe(verbose=reporting.verbose))     # the reasoning at -v
+    if not reporting.verbose:
+        logger.debug(run_plan.reasoning())                          # and always in the raw log
     tally = Tally()
     for t in skipped:
         logger.test_start(t.id)
@@ -153,7 +181,8 @@ def _run(settings, store, selected, run_info):
         rec.start(round_jobs, run_info)
         return rec
 
-    rounds = FlakyRounds(settings.flaky, logger, events, specs, new_pool, record_round)
+    rounds = FlakyRounds(settings.flaky, logger, events, specs, new_pool, record_round,
+                         on_round=reporters.new_round)
     # First SIGINT/SIGTERM/SIGHUP: graceful stop; second: at once
     # (interrupt.py). The handlers stay until the logs are closed.
     interrupts = Interrupts(rounds.stop, rounds.end_running if settings.keep_going else None)
@@ -162,7 +191,7 @@ def _run(settings, store, selected, run_info):
     started = time.monotonic()
     try:
         rounds.run(scheduler, jobs, on_result)     # the main run, and any re-runs/repeats (flaky/)
-        tally.intermittent(rounds.intermittent_ids())
+        tally.judge(*rounds.final_verdicts())      # repeat modes: each test over all its rounds
     finally:
         recorder.end("INTERRUPTED" if interrupted else "UNEXPECTED" if status.any_unexpected else "OK")
         reporters.end_of_run()

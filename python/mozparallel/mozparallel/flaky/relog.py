@@ -1,4 +1,4 @@
-"""How re-run attempts appear in the log (--rerun-failures). Wraps the run's
+"""How re-run attempts appear in the log (--retries). Wraps the run's
 EventLog; never touches a process.
 
 An attempt that will be run again is logged the way xpcshell logs a test
@@ -70,8 +70,13 @@ class RerunLog:
             return ev
         if action != "test_end":
             return ev
-        if failed_now:              # an unexpected subtest: the attempt failed
+        if failed_now:              # an unexpected subtest (the end itself is OK): the attempt failed
             self._remember(test, ev, failed_now)
+            if self.will_rerun:
+                return self._as_pending(ev)
+            if len(self.failures[test]) > 1:
+                return _with_extra(ev, "rerun", {"verdict": "failed every attempt",
+                                                 "attempts": self._attempts(test)})
             return ev
         if test in self.failures:
             return self._as_intermittent(ev)
@@ -89,7 +94,7 @@ class RerunLog:
         default = "OK" if ev["action"] == "test_end" else "PASS"
         out = _with_extra(ev, "rerun", {
             "expected": ev.get("expected", default),
-            "note": "failed; judged by the re-runs or repeats that follow (--rerun-failures)"})
+            "note": "failed; judged by the re-runs or repeats that follow (--retries)"})
         out["expected"] = ev["status"]
         return out
 

@@ -1,5 +1,5 @@
 """The rounds of one run that tell intermittent failures from real ones:
---repeat, --run-until-failure, --verify and --rerun-failures (failures run
+--repeat, --run-until-failure, --verify and --retries (failures run
 again alone after the main run). Each round runs its tests once through a
 fresh pool from the run's pool factory (the same kind as the main run's:
 local, or the fleet's coordinator) and is recorded as a run of its own
@@ -25,7 +25,7 @@ class Outcome:
 
 def outcome_of(result):
     """The Outcome of a contract.TestResult."""
-    return Outcome(result.status, result.expected, result.unexpected, result.message)
+    return Outcome(result.final_status, result.expected, result.unexpected, result.message)
 
 
 @dataclass
@@ -48,8 +48,11 @@ class FlakyRounds:
     recorder (``on_result(result)``, ``end(status)``, ``run_id``,
     ``where``)."""
 
-    def __init__(self, settings, logger, events, specs, new_pool, record_round):
+    def __init__(self, settings, logger, events, specs, new_pool, record_round, on_round=None):
+        """``on_round(label, test_ids, jobs)``, if given, is told before
+        each round of a repeat mode starts (the live view counts per round)."""
         self.settings = settings
+        self.on_round = on_round
         self.logger = logger
         self.specs = specs
         self.new_pool = new_pool
@@ -60,7 +63,7 @@ class FlakyRounds:
         self.main_stop_reason = None
         self.jobs = 1
         # Re-run attempts are logged as xpcshell logs them (relog.py).
-        self.relog = RerunLog(events) if settings.rerun_failures else None
+        self.relog = RerunLog(events) if settings.retries else None
         self.events = self.relog or events
 
     def stop(self, reason, hard=False):
@@ -94,8 +97,8 @@ class FlakyRounds:
             if not self._go_on() or (s.run_until_failure and self.rounds[-1].any_unexpected):
                 break
             self._round("verify-load" if s.verify else "repeat", "run %d" % k, self.specs, jobs)
-        if s.rerun_failures:
-            self._rerun_failures()
+        if s.retries:
+            self._retry_failures()
         self._report()
 
     def _go_on(self):
@@ -104,6 +107,8 @@ class FlakyRounds:
     def _main_round(self, scheduler, jobs, on_result):
         rnd = Round("", "run 1", jobs)
         self.rounds.append(rnd)
+        if self.settings.runs > 1:
+            self._announce(rnd, [s.id for s in self.specs])
         if self.relog is not None:
             self.relog.label = rnd.label
 
@@ -124,6 +129,7 @@ class FlakyRounds:
             "; recorded as run %s" % recorder.run_id if recorder.where else ""))
         if self.relog is not None:
             self.relog.label = label
+        self._announce(rnd, [s.id for s in specs])
 
         def on_result(result):
             rnd.outcomes[result.id] = outcome_of(result)
@@ -136,6 +142,10 @@ class FlakyRounds:
             recorder.end("INTERRUPTED" if rnd.stopped else "UNEXPECTED" if rnd.any_unexpected else "OK")
         return rnd
 
+    def _announce(self, rnd, test_ids):
+        if self.on_round is not None:
+            self.on_round(rnd.label, test_ids, rnd.jobs)
+
     def _run_pool(self, pool, scheduler, rnd):
         self.current = pool
         try:
@@ -145,8 +155,8 @@ class FlakyRounds:
             self.current = None
             rnd.stopped = pool.stop_reason or self.stop_reason
 
-    def _rerun_failures(self):
-        n = self.settings.rerun_failures
+    def _retry_failures(self):
+        n = self.settings.retries
         main_rounds = verdicts.kind_rounds(self.rounds, "", "repeat")
         failing = [s for s in self.specs
                    if any(r.outcomes.get(s.id) and r.outcomes[s.id].unexpected for r in main_rounds)
@@ -181,11 +191,17 @@ class FlakyRounds:
         return verdicts.history_of(self.rounds, test, kinds)
 
     def intermittent_ids(self):
-        """Tests whose main-run failure was followed by a passing re-run
-        (--rerun-failures): not unexpected in the end."""
-        if not self.settings.rerun_failures:
+        """Tests that failed and passed on another attempt (--retries, with
+        the repeats): not unexpected in the end."""
+        if not self.settings.retries:
             return []
         return verdicts.intermittent_ids(self.rounds, self.specs)
+
+    def final_verdicts(self):
+        """``(unexpected ids, intermittent ids)``: each test's verdict over
+        all its rounds, as the verdict lines and the exit status have it."""
+        return (verdicts.unexpected_ids(self.rounds, self.specs, bool(self.settings.retries)),
+                self.intermittent_ids())
 
     def _report(self):
         s = self.settings
@@ -197,7 +213,7 @@ class FlakyRounds:
             lines = verdicts.repeat_lines(self.rounds, self.specs, s.repeat)
         else:
             lines = []
-        if s.rerun_failures:
-            lines += verdicts.rerun_lines(self.rounds, self.specs, s.rerun_failures, self._stopped())
+        if s.retries:
+            lines += verdicts.rerun_lines(self.rounds, self.specs, s.retries, self._stopped())
         for line in lines:
             self.logger.info(line)

@@ -151,9 +151,12 @@ def test_what_no_manifest_speaks_for_keeps_the_plain_rules(tree):
     assert ends(raw) == {
         "tools/t/basic.t": ("OK", None, None),
         "tools/t/more.t": ("OK", None, None),
-        UNIT + "/test_not_listed.js": ("ERROR", "OK", "not ok 1 - ran although no manifest lists it; "
-                                                       "Non-zero exit status: 1"),
+        # It ran: its failing point is the unexpected result (one failure, one line).
+        UNIT + "/test_not_listed.js": ("OK", None, "not ok 1 - ran although no manifest lists it; exit status 1"),
     }
+    points = [e for e in read_raw(raw) if e["action"] == "test_status"]
+    assert [(e["test"], e["status"], e["expected"]) for e in points] == [
+        (UNIT + "/test_not_listed.js", "FAIL", "PASS")]
     assert ("paralleltest: warning: %s/test_not_listed.js is not listed in %s: run as a plain file, without "
             "manifest keys" % (UNIT, XPCSHELL)) in proc.stderr.splitlines()
 

@@ -151,7 +151,8 @@ class Resolver:
             present = set(candidates)
             for name in candidates:
                 base, ext = os.path.splitext(name)
-                if ext == ".ini" and base + ".toml" in present and self.listing(os.path.join(directory, base + ".toml")):
+                twin = os.path.join(directory, base + ".toml")
+                if ext == ".ini" and base + ".toml" in present and self.listing(twin):
                     continue        # manifestparser reads x.toml when both exist
                 path = os.path.join(directory, name)
                 if os.path.isfile(path) and self.listing(path):

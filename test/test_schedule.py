@@ -6,7 +6,7 @@ import random
 import pytest
 
 from mozparallel.contract import TestSpec
-from mozparallel.schedule import (Figures, ListOrder, LongestFirst, MemoryGate, Shuffled, TestHistory,
+from mozparallel.schedule import (Figures, ListOrder, LockGate, LongestFirst, MemoryGate, Shuffled, TestHistory,
                                   expected_makespan, make_policy, parse_policy, plan_run)
 from mozparallel.schedule.history import history_from_results, merge_walls
 from mozparallel.store.records import ResultRecord
@@ -146,7 +146,7 @@ def test_plan_run_logs_policy_jobs_and_makespan():
 def test_plan_run_without_history_says_so_and_gates_nothing():
     plan = plan_run(specs("a", "b"), TestHistory(), "list", jobs=None, cores=2, available=8 * GiB)
     assert plan.expected_makespan is None and "no history" in plan.describe()
-    assert plan.jobs == 2 and isinstance(plan.scheduler, ListOrder)
+    assert plan.jobs == 2 and isinstance(plan.scheduler, LockGate) and isinstance(plan.scheduler.policy, ListOrder)
 
 
 def test_plan_run_gates_memory_when_peaks_are_known():

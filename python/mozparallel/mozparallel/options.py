@@ -226,6 +226,21 @@ def _memory_size(text):
         raise argparse.ArgumentTypeError(str(e))
 
 
+def resource_rule(text):
+    """``PATTERN=NAME[,NAME...]`` of --resource: (pattern, names text)."""
+    from .schedule.locks import parse_resources
+
+    pattern, sep, names = text.partition("=")
+    if not sep or not pattern.strip():
+        raise argparse.ArgumentTypeError("not PATTERN=NAME[,NAME...]: %r" % text)
+    try:
+        if not parse_resources(names):
+            raise ValueError("no resource named after '='")
+    except ValueError as e:
+        raise argparse.ArgumentTypeError("%s in %r" % (e, text))
+    return (pattern.strip(), names)
+
+
 def _chunk_number(text):
     try:
         value = int(text)
@@ -255,6 +270,10 @@ def add_schedule_arguments(parser):
     group.add_argument("--max-memory", type=_memory_size, default=None, metavar="SIZE",
                        help="memory the tests may use together, e.g. 8G (default: 95%% of what the machine "
                             "has available at the start); a test whose recorded peak does not fit waits")
+    group.add_argument("--resource", type=resource_rule, action="append", default=[], metavar="PATTERN=NAMES",
+                       help="tests whose id, path or file name matches the glob PATTERN hold the locks NAMES "
+                            "(comma-separated; NAME*N: N tests at once) while they run, as the manifest key "
+                            "'resources' does; tests holding the same lock never overlap; repeatable")
     add_chunk_arguments(group)
 
 

@@ -94,7 +94,8 @@ def _run(settings, store, selected, run_info):
         write_listing(sys.stdout, selected, run_info, settings.list_format)
         return EXIT_OK
     selected = [t for t in selected if t.id not in other_chunks]
-    specs, skipped = build_specs(selected, settings.specs.exec_cmd, settings.specs.protocol)
+    specs, skipped = build_specs(selected, settings.specs.exec_cmd, settings.specs.protocol,
+                                 settings.specs.resources)
     resumed = load_resumed(store, settings.resume)      # --resume: tests done before are not run
     specs = [s for s in specs if s.id not in resumed]
     run_plan = plan_run(specs, history, sched.policy, sched.jobs, available=available_memory(),

@@ -138,6 +138,7 @@ class SpecSettings:
 
     exec_cmd: str | None = None     # --exec CMD
     protocol: str = "auto"          # --protocol
+    resources: tuple = ()           # --resource: (glob, names) pairs
 
 
 def execution_settings(options, jobs, log_subtests):
@@ -198,7 +199,8 @@ def run_settings(options, topobjdir=None):
     return RunSettings(
         selection=selection_settings(options, topobjdir),
         schedule=schedule_settings(options),
-        specs=SpecSettings(exec_cmd=options.get("exec_cmd"), protocol=options.get("protocol") or "auto"),
+        specs=SpecSettings(exec_cmd=options.get("exec_cmd"), protocol=options.get("protocol") or "auto",
+                           resources=tuple(options.get("resource") or ())),
         reporting=report_settings(options, state_dir),
         store=store_location(options, topobjdir),
         flaky=flaky_settings(options),

@@ -112,7 +112,6 @@ class Pool:
         self.unexpected_count = 0
         self.stop_reason = None             # set: start nothing new
         self.stop_hard = False
-        self._held = None                   # a run-sequentially test waiting for quiet
         self._seq = 0
         self._run_token = "%d-%d" % (os.getpid(), int(time.time() * 1000))
         if options.guarded_prefix:
@@ -213,23 +212,13 @@ class Pool:
         self.sel.register(fd, selectors.EVENT_READ, (None, _STRAY))
 
     def _fill(self, scheduler):
+        # Which test may run now (locks, run-sequentially, memory) is the
+        # scheduler's business: schedule/locks.py, schedule/gate.py.
         while self.free_slots:
-            if self._held is not None:
-                if self.running:
-                    return
-                spec, self._held = self._held, None
-            else:
-                if any(r.spec.sequential for r in self.running.values()):
-                    return
-                spec = scheduler.next_test(self.free_slots[-1])
-                if spec is None:
-                    return
-                if spec.sequential and self.running:
-                    self._held = spec
-                    return
-            self._start(spec)
-            if spec.sequential:
+            spec = scheduler.next_test(self.free_slots[-1])
+            if spec is None:
                 return
+            self._start(spec)
 
     def _start(self, spec):
         slot = self.free_slots.pop()

@@ -10,7 +10,7 @@ stream).
 
 from dataclasses import dataclass, field
 
-from ..schedule import ListOrder
+from ..schedule import ListOrder, LockGate
 from . import verdicts
 from .relog import RerunLog
 
@@ -125,7 +125,7 @@ class FlakyRounds:
                 recorder.on_result(result)
 
         try:
-            self._run_pool(self.new_pool(self.events, jobs, on_result), ListOrder(list(specs)), rnd)
+            self._run_pool(self.new_pool(self.events, jobs, on_result), LockGate(ListOrder(list(specs))), rnd)
         finally:
             recorder.end("INTERRUPTED" if rnd.stopped else "UNEXPECTED" if rnd.any_unexpected else "OK")
         return rnd

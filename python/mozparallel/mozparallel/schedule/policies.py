@@ -34,6 +34,11 @@ class _Ordered:
     def finished(self, test_id, seconds):
         pass
 
+    def retry_alone(self, spec):
+        """Next in line; running it alone is locks.LockGate's part (the
+        pool's scheduler wraps every policy in one)."""
+        self._queue.appendleft(spec)
+
     def remaining(self):
         return len(self._queue)
 

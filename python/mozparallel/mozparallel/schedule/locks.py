@@ -87,6 +87,7 @@ class LockGate:
         self._needs = {}            # test id -> ((name, count), ...) it holds while it runs
         self._running = {}          # test id -> its needs, while handed out
         self._alone = None          # id of the test running alone, if one is
+        self._alone_waiting = 0     # tests in the backlog that must run alone
         self._holders = {}          # resource -> tests holding it now
         self.skips = 0              # times a blocked test was passed over (for the log and tests)
         self.retries = 0            # tests re-queued to run alone
@@ -96,14 +97,15 @@ class LockGate:
         backlog = self._fill()
         if self._alone is not None or not backlog:
             return None
-        if not self._running:
+        if self._alone_waiting and not self._running:
             # Nothing runs: the one moment a test that must run alone can go.
             for i, spec in enumerate(backlog):
                 if self._must_be_alone(spec):
                     del backlog[i]
+                    self._alone_waiting -= 1
                     return self._take(spec, alone=True)
         for i, spec in enumerate(backlog):
-            if self._must_be_alone(spec):
+            if self._alone_waiting and self._must_be_alone(spec):
                 continue
             needs = self._needs_of(spec)
             if needs and not self._free(needs):
@@ -126,6 +128,7 @@ class LockGate:
         """Run ``spec`` again with nothing beside it (a memory retry), as
         soon as nothing runs."""
         self._fill().appendleft(spec)
+        self._alone_waiting += self._must_be_alone(spec)
         self.retries += 1
 
     def remaining(self):
@@ -154,6 +157,7 @@ class LockGate:
             self._backlog = deque(self.policy.planned_order())
             while self.policy.next_test(0) is not None:    # the policy's queue is ours now
                 pass
+            self._alone_waiting = sum(1 for spec in self._backlog if self._must_be_alone(spec))
         return self._backlog
 
     @staticmethod

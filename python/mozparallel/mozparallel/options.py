@@ -266,7 +266,8 @@ def add_schedule_arguments(parser):
     group = parser.add_argument_group("Scheduling")
     group.add_argument("--schedule", type=_schedule, default="history", metavar="POLICY",
                        help="order of the tests: history (longest first by recorded durations, tests "
-                            "never seen first; the default), list (the order given), or shuffle[:SEED]")
+                            "never seen first; the default), failures-first (tests that failed in recent runs "
+                            "first, then as history), list (the order given), or shuffle[:SEED]")
     group.add_argument("--max-memory", type=_memory_size, default=None, metavar="SIZE",
                        help="memory the tests may use together, e.g. 8G (default: 95%% of what the machine "
                             "has available at the start); a test whose recorded peak does not fit waits")

@@ -9,9 +9,9 @@ from .gate import MemoryGate, available_memory
 from .history import Figures, TestHistory, load_history
 from .jobs import JobsChoice, choose_jobs
 from .locks import LockGate, check_counts, parse_resources
-from .policies import ListOrder, LongestFirst, Scheduler, Shuffled, make_policy, parse_policy
+from .policies import FailuresFirst, ListOrder, LongestFirst, Scheduler, Shuffled, make_policy, parse_policy
 
-__all__ = ["ChunkPlan", "Figures", "JobsChoice", "ListOrder", "LockGate", "LongestFirst", "MemoryGate", "RunPlan",
+__all__ = ["ChunkPlan", "FailuresFirst", "Figures", "JobsChoice", "ListOrder", "LockGate", "LongestFirst", "MemoryGate", "RunPlan",
            "ScheduleSettings", "Scheduler", "Shuffled", "TestHistory", "available_memory", "check_counts",
            "choose_jobs", "expected_makespan", "load_history", "make_policy", "mark_other_chunks",
            "parse_policy", "parse_resources", "plan_chunks", "plan_run", "resolve_chunk"]

@@ -17,7 +17,7 @@ from .policies import make_policy
 class ScheduleSettings:
     """What scheduling reads of one run's options (settings.py builds it)."""
 
-    policy: str = "history"         # --schedule: history, list, shuffle[:SEED]
+    policy: str = "history"         # --schedule: history, failures-first, list, shuffle[:SEED]
     jobs: int | str | None = None   # -j: a number, "auto" or None (auto)
     max_memory: int | None = None   # --max-memory, bytes
     total_chunks: int | None = None

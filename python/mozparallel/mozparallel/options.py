@@ -73,6 +73,10 @@ def add_run_arguments(parser):
                        help="kill a test (and its process tree) that prints nothing for S seconds")
     group.add_argument("--max-time", type=positive_float, default=None, metavar="S",
                        help="kill a test that runs longer than S seconds, output or not")
+    group.add_argument("--max-test-memory", type=_memory_size, default=None, metavar="SIZE",
+                       help="end a test whose processes together use more than SIZE (e.g. 2G) and run it "
+                            "again alone, without the cap, as a test the kernel's OOM killer ended is; "
+                            "reported as a memory retry, judged by the re-run")
     group.add_argument("--kill-grace", type=positive_float, default=5.0, metavar="S",
                        help="seconds between SIGTERM and SIGKILL when ending a test (default 5)")
     group.add_argument("--protocol", default="auto", choices=["tap", "tbpl", "mozlog", "auto"],

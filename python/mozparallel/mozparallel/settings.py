@@ -153,6 +153,7 @@ def execution_settings(options, jobs, log_subtests):
         bail=bool(options.get("bail")),
         max_failures=options.get("max_failures"),
         allow_leaks=bool(options.get("allow_leaks")),
+        max_test_memory=options.get("max_test_memory"),
     )
 
 

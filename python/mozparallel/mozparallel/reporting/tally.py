@@ -8,6 +8,7 @@ class Tally:
     def __init__(self):
         self.passed = self.unexpected = self.skipped = self.expected_fail = 0
         self.intermittents = 0
+        self.memory_retries = 0         # results of a re-run alone after a memory end
         self._unexpected_ids = set()
 
     def add(self, end, unexpected=False):
@@ -25,6 +26,8 @@ class Tally:
     def add_result(self, result):
         """A TestResult from the pool."""
         self.add(result.end, result.unexpected)
+        if result.spec.memory_retry is not None:
+            self.memory_retries += 1
 
     def intermittent(self, test_ids):
         """Main-run failures that passed when re-run count as passed (and
@@ -41,6 +44,9 @@ class Tally:
         passed = "%d passed" % self.passed
         if self.intermittents:
             passed += " (%d intermittent)" % self.intermittents
-        return ("mozparallel: %d tests in %.1fs: %s, %d unexpected, %d skipped, "
+        text = ("mozparallel: %d tests in %.1fs: %s, %d unexpected, %d skipped, "
                 "%d expected failures" % (total, seconds, passed, self.unexpected,
                                           self.skipped, self.expected_fail))
+        if self.memory_retries:
+            text += "; %d ended for memory and judged by a re-run alone" % self.memory_retries
+        return text

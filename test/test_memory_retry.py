@@ -110,6 +110,8 @@ def test_over_max_test_memory_runs_again_alone_and_passes(tmp_path):
     assert "RETRY big.py" in r.stdout and "[memory retry, alone]" in r.stdout
     assert "1 ended for memory and judged by a re-run alone" in r.stdout and "intermittent" not in r.stdout
     assert stored_peaks(obj, "big.py") == [second["extra"]["peak_rss_kb"]]
+    page = (obj / ".mozparallel" / "report.html").read_text()
+    assert page.count('"outcome":"memory-retry"') == 1 and page.count('"test":"big.py"') == 2
 
 
 def test_a_re_run_that_fails_is_one_unexpected_failure(tmp_path):

@@ -81,13 +81,16 @@ def test_chunk_from_ci_environment(env, expected):
     assert resolve_chunk(total, None, env) == expected
 
 
+def test_this_chunk_defaults_to_one_as_in_the_harnesses():
+    assert resolve_chunk(4, None, {}) == (1, 4)
+
+
 def test_command_line_chunk_wins_over_environment():
     assert resolve_chunk(4, 1, {"CI_NODE_INDEX": "3", "CI_NODE_TOTAL": "4"}) == (1, 4)
 
 
 @pytest.mark.parametrize("total,this,env,message", [
     (None, None, {"JOB_COMPLETION_INDEX": "1"}, "JOB_COMPLETION_INDEX 2 given without --total-chunks"),
-    (4, None, {}, "--total-chunks 4 given without --this-chunk"),
     (4, 5, {}, "chunk 5 (from --this-chunk) is not between 1 and --total-chunks 4"),
     (None, None, {"CI_NODE_INDEX": "x", "CI_NODE_TOTAL": "2"}, "CI_NODE_INDEX is not a whole number"),
 ])
@@ -118,6 +121,7 @@ def test_four_chunk_runs_with_history_run_every_test_once(tmp_path):
 
     files = _gen_skewed(tmp_path / "suite")
     objdir = tmp_path / "obj"
+    objdir.mkdir()
     first = paralleltest(["-j", "14", "-r", "tap", "--objdir", str(objdir)] + files, cwd=tmp_path)
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr
 
@@ -175,3 +179,19 @@ def test_chunk_index_from_kubernetes_and_bad_values(tmp_path):
     assert bad.returncode == 2
     assert bad.stderr.strip() == "paralleltest: error: chunk 3 (from --this-chunk) is not between 1 and " \
                                  "--total-chunks 2"
+
+
+def test_list_follows_the_ci_chunk_variables(tmp_path):
+    """--list with only TEST_SHARD_INDEX/TEST_TOTAL_SHARDS set lists the
+    shard's tests, as the run would run them."""
+    from conftest import paralleltest, write_test
+
+    for i in range(8):
+        write_test(tmp_path, "t%d.sh" % i, "echo 1..1; echo ok 1\n")
+    counts = []
+    for shard in ("0", "1"):
+        proc = paralleltest(["--list", "--store", "none", "."], cwd=str(tmp_path),
+                            env={"TEST_SHARD_INDEX": shard, "TEST_TOTAL_SHARDS": "2"})
+        assert proc.returncode == 0, proc.stderr
+        counts.append(sum(1 for line in proc.stdout.splitlines() if line.startswith("RUN")))
+    assert sum(counts) == 8 and all(counts)

@@ -15,6 +15,7 @@ def test_recent_failures_start_first_and_max_failures_stops_there(tmp_path):
         fail = i in (3, 6)
         write_test(tmp_path, "t%d.sh" % i, 'sleep 0.%d\necho "1..1"\necho "%s 1"\n' % (i, "not ok" if fail else "ok"))
     names = ["t%d.sh" % i for i in range(8)]
+    (tmp_path / "obj").mkdir()
     objdir = ["--objdir", str(tmp_path / "obj")]
     raw = tmp_path / "raw.log"
     r = paralleltest(["-j", "2", "--log-raw", str(raw)] + objdir + names, cwd=tmp_path)

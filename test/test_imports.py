@@ -16,7 +16,7 @@ PACKAGE = os.path.join(TOP, "python", "mozparallel", "mozparallel")
 # Lowest first. A module may import from its own layer or any below it.
 # docs/architecture.rst draws the same table.
 LAYERS = [
-    ("errors", "contract", "compat", "redact"),
+    ("errors", "contract", "compat", "redact", "statedir", "extras"),
     ("protocols", "selection", "store"),
     ("schedule",),
     ("execution",),
@@ -130,13 +130,31 @@ def test_no_library_module_imports_cli():
     assert sorted(m for m, deps in graph().items() if "mozparallel.cli" in deps) == ["mozparallel.__main__"]
 
 
-def test_every_runtime_dependency_is_imported():
+def _project():
     with open(os.path.join(TOP, "python", "mozparallel", "pyproject.toml"), "rb") as f:
-        project = tomllib.load(f)["project"]
+        return tomllib.load(f)["project"]
+
+
+def _imported():
     source = "\n".join(open(p).read() for p in modules().values())
-    imported = set(re.findall(r"^\s*(?:from|import) ([A-Za-z_][A-Za-z0-9_]*)", source, re.M))
-    declared = {re.split(r"[<>=!\[ ;]", d)[0].lower() for d in project["dependencies"]}
-    assert declared and not {d for d in declared if d not in imported}
+    return set(re.findall(r"^\s*(?:from|import) ([A-Za-z_][A-Za-z0-9_]*)", source, re.M))
+
+
+def _names(requirements):
+    return {re.split(r"[<>=!\[ ;]", d)[0].lower() for d in requirements}
+
+
+def test_every_runtime_dependency_is_imported():
+    declared = _names(_project()["dependencies"])
+    assert declared and not {d for d in declared if d not in _imported()}
+
+
+def test_every_optional_dependency_is_imported():
+    """An extra (``mozilla``, ``redis``, ``distributed``) declares only what
+    some module imports: manifestparser by selection/mozilla_reader.py."""
+    declared = set().union(*(_names(r) for r in _project()["optional-dependencies"].values()))
+    assert "manifestparser" in declared
+    assert not {d for d in declared if d not in _imported()}
 
 
 def test_no_test_starts_before_its_run_and_no_environment_is_stored(tmp_path):

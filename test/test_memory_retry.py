@@ -96,6 +96,7 @@ def test_over_max_test_memory_runs_again_alone_and_passes(tmp_path):
     names = ["big.py"] + small_tests(tmp_path, 4)
     raw = tmp_path / "raw.log"
     obj = tmp_path / "obj"
+    obj.mkdir()
     r = paralleltest(["-j", "3", "--max-test-memory", "100M", "--max-failures", "1", "--objdir", str(obj),
                       "--log-raw", str(raw)] + names, cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -204,6 +205,7 @@ def test_a_test_the_oom_killer_kills_runs_again_alone_and_passes(tmp_path):
         names = ["big.py"] + small_tests(tmp_path, 3, mb=60, sleep=1.5)
         raw = tmp_path / "raw.log"
         obj = tmp_path / "obj"
+        obj.mkdir()
 
         def enter():
             with open(procs, "w") as f:

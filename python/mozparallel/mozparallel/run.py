@@ -14,6 +14,7 @@ from .commands.resume import load_resumed, replay
 from .contract import is_unexpected
 from .errors import EXIT_OK, EXIT_UNEXPECTED, UsageError
 from .events import EventLog
+from .execution.environment import test_environment
 from .execution.pool import Pool
 from .execution.specs import build_specs
 from .flaky import FlakyRounds
@@ -68,7 +69,10 @@ def run(options, topobjdir=None):
     settings = run_settings(options, topobjdir)
     selected, run_info = select_tests(settings.selection)
     sched = settings.schedule
-    chunked = sched.total_chunks or sched.this_chunk
+    try:    # chunked by the options or by a CI variable (JOB_COMPLETION_INDEX, TEST_SHARD_INDEX, ...)
+        chunked = resolve_chunk(sched.total_chunks, sched.this_chunk, os.environ)[1] is not None
+    except ValueError as e:
+        raise UsageError(str(e))
     if settings.list and not chunked:
         from .selection.listing import write_listing
         write_listing(sys.stdout, selected, run_info, settings.list_format)
@@ -84,7 +88,25 @@ def run(options, topobjdir=None):
                 pass
 
 
+def _last_failures(settings, store, selected):
+    """--rerun-failures: the selected tests that failed in the last recorded
+    run of them, others dropped; UsageError when there is nothing to say it."""
+    from .store.queries import last_failures
+
+    if store is None:
+        raise UsageError("--rerun-failures needs the history (not --store none)")
+    run_id, failed = last_failures(store, [t.id for t in selected if not t.disabled])
+    if run_id is None:
+        raise UsageError("--rerun-failures: no recorded run of these tests")
+    kept = [t for t in selected if t.id in failed]
+    _warn("--rerun-failures: %d test(s) had an unexpected result in run %s%s" % (
+        len(kept), run_id, "" if kept else "; nothing to run"))
+    return kept
+
+
 def _run(settings, store, selected, run_info):
+    if settings.rerun_failures:
+        selected = _last_failures(settings, store, selected)
     sched = settings.schedule
     history = load_history(store, [t.id for t in selected if not t.disabled], runtimes=sched.runtimes,
                            warn=_warn, tests=selected)
@@ -94,9 +116,14 @@ def _run(settings, store, selected, run_info):
         write_listing(sys.stdout, selected, run_info, settings.list_format)
         return EXIT_OK
     selected = [t for t in selected if t.id not in other_chunks]
-    specs, skipped = build_specs(selected, settings.specs.exec_cmd, settings.specs.protocol,
-                                 settings.specs.resources)
+    specs, skipped = build_specs(selected, settings.specs.exec_cmd, settings.specs.protocol, settings.specs.env,
+                                 settings.specs.wrapper, settings.specs.resources)
     resumed = load_resumed(store, settings.resume)      # --resume: tests done before are not run
+    foreign = sorted(set(resumed) - {t.id for t in selected})
+    if foreign:
+        raise UsageError("--resume %s: that run has results for %d test(s) not given now (%s%s): give the "
+                         "interrupted run's tests and options again (its resume hint has them)" % (
+                             settings.resume, len(foreign), ", ".join(foreign[:3]), ", ..." if len(foreign) > 3 else ""))
     specs = [s for s in specs if s.id not in resumed]
     run_plan = plan_run(specs, history, sched.policy, sched.jobs, available=available_memory(),
                         limit=sched.max_memory)
@@ -155,7 +182,7 @@ def _run(settings, store, selected, run_info):
     rounds = FlakyRounds(settings.flaky, logger, events, specs, new_pool, record_round)
     # First SIGINT/SIGTERM/SIGHUP: graceful stop; second: at once
     # (interrupt.py). The handlers stay until the logs are closed.
-    interrupts = Interrupts(rounds.stop)
+    interrupts = Interrupts(rounds.stop, rounds.end_running if settings.keep_going else None)
     interrupted = interrupts.received
     interrupts.install()
     started = time.monotonic()
@@ -174,7 +201,7 @@ def _run(settings, store, selected, run_info):
                                 unfinished=unfinished, runnable=len(specs))
         interrupts.restore()
     if interrupted:
-        print(resume_hint(recorder.run_id, bool(recorder.where), unfinished, len(specs)), file=sys.stderr)
+        print(resume_hint(recorder.run_id, recorder.run_recorded, unfinished, len(specs)), file=sys.stderr)
         return interrupts.exit_status
     return EXIT_UNEXPECTED if status.any_unexpected else EXIT_OK
 
@@ -188,8 +215,10 @@ def _pool_factory(settings, run_id, parser_for, pool_options, on_tick):
         make = coordinator_factory(settings.fleet, run_id)
         return lambda events, jobs, on_result: make(
             events, dataclasses.replace(pool_options, jobs=jobs), on_result=on_result, on_tick=on_tick)
+    env = test_environment()    # without the runner's own credentials
     return lambda events, jobs, on_result: Pool(
-        events, parser_for, dataclasses.replace(pool_options, jobs=jobs), on_result=on_result, on_tick=on_tick)
+        events, parser_for, dataclasses.replace(pool_options, jobs=jobs), env=env, on_result=on_result,
+        on_tick=on_tick)
 
 
 __all__ = ["is_unexpected", "run"]

@@ -28,7 +28,7 @@ echo ok 1
 """
 
 
-def measure(runs, extra=(), python=sys.executable, other=None):
+def measure(runs, extra=(), python=sys.executable, other=None, other_extra=()):
     """Medians (first spawn, whole run) in seconds: ours, and ``other``'s
     (None without it), interleaved run by run."""
     with tempfile.TemporaryDirectory() as work:
@@ -37,11 +37,11 @@ def measure(runs, extra=(), python=sys.executable, other=None):
         with open(test, "w") as f:
             f.write(TEST.format(stamp=stamp))
         os.chmod(test, 0o755)
-        cmd = [python, "-m", "mozparallel", "-r", "tap", *extra, test]
-        variants = [("ours", None)] + ([("other", other)] if other else [])
-        times = {name: ([], []) for name, _ in variants}
+        variants = [("ours", None, extra)] + ([("other", other, other_extra)] if other else [])
+        times = {name: ([], []) for name, _, _ in variants}
         for _ in range(runs):
-            for name, path in variants:
+            for name, path, args in variants:
+                cmd = [python, "-m", "mozparallel", "-r", "tap", *args, test]
                 env = dict(os.environ, MOZ_OBJDIR=os.path.join(work, name))
                 if path:
                     env["PYTHONPATH"] = path
@@ -63,9 +63,11 @@ def main(argv=None):
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--other", default=None, metavar="SRC",
                         help="also time the package under SRC (another checkout's python/mozparallel)")
+    parser.add_argument("--other-args", default="", metavar="ARGS",
+                        help="runner options for the other checkout only, e.g. '--no-head-start'")
     parser.add_argument("extra", nargs="*", help="more runner options (after --)")
     args = parser.parse_args(argv)
-    ours, other = measure(args.runs, args.extra, other=args.other)
+    ours, other = measure(args.runs, args.extra, other=args.other, other_extra=args.other_args.split())
     for name, figures in (("this checkout", ours), (args.other, other)):
         if figures is not None:
             print("%s: start-up to first spawn: median %.1f ms; whole run: median %.1f ms (%d runs)"

@@ -49,7 +49,7 @@ def payload_of(spec, run_id, root, pool_options):
     if spec.path is not None:
         path = _relative(os.path.abspath(spec.path), root)
         for i, arg in enumerate(argv):
-            if arg == spec.path:
+            if spec.is_path_arg(arg):
                 argv[i] = path
                 path_args.append(i)
     return {

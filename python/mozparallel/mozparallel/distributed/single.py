@@ -9,6 +9,7 @@ import socket
 import time
 
 from ..contract import TestSpec, is_unexpected
+from ..execution.environment import test_environment
 from ..execution.pool import Pool, PoolOptions
 from ..execution.process import start_guardian
 from ..protocols import make_parser
@@ -90,6 +91,7 @@ def run_one(spec, payload):
                     kill_grace=payload.get("kill_grace", 5.0), log_subtests=log_subtests,
                     allow_leaks=bool(payload.get("allow_leaks")),
                     guarded_prefix=prefix, own_pids=(guardian_pid,) if guardian_pid else ()),
+        env=test_environment(),     # not the worker's broker password
     )
     pool.run(ListOrder([spec]))
     return [ev for ev in sink.events if ev["action"] != "test_start"]

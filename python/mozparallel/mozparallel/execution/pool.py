@@ -119,6 +119,7 @@ class Pool:
         self.unexpected_count = 0
         self.stop_reason = None             # set: start nothing new
         self.stop_hard = False
+        self._end_running = None            # set: end the tests running now, then go on (--keep-going)
         self._seq = 0
         self._run_token = "%d-%d" % (os.getpid(), int(time.time() * 1000))
         if options.guarded_prefix:
@@ -175,10 +176,24 @@ class Pool:
             except OSError:
                 pass
 
+    def end_running(self, reason):
+        """End the tests running now (each an unexpected ERROR, not recorded)
+        and go on with the rest. Safe to call from a signal handler."""
+        self._end_running = reason
+        if self._wakeup_w is not None:
+            try:
+                os.write(self._wakeup_w, b"x")
+            except OSError:
+                pass
+
     # -- the loop ----------------------------------------------------------
     def _loop(self, scheduler):
         select = self.sel.select
         while True:
+            if self._end_running is not None:
+                reason, self._end_running = self._end_running, None
+                for r in list(self.running.values()):
+                    self._begin_kill(r, ENDED_STOPPED, reason)
             if self.stop_reason is not None:
                 self._stop_running()
             else:
@@ -351,14 +366,12 @@ class Pool:
                 d = r.stage_deadline
             else:
                 timeout, max_time = self._limits(r)
-                d = None
-                if timeout:
-                    d = r.last_output + timeout
-                if max_time:
-                    d2 = r.started + max_time
-                    d = d2 if d is None else min(d, d2)
-                if r.exited_at is not None:
+                d = r.last_output + timeout if timeout else None
+                if r.exited_at is not None:     # what it left is waited for, not its run time
                     d2 = r.exited_at + max(EXIT_LINGER, timeout or 0)
+                    d = d2 if d is None else min(d, d2)
+                elif max_time:
+                    d2 = r.started + max_time
                     d = d2 if d is None else min(d, d2)
             if d is not None and (soonest is None or d < soonest):
                 soonest = d
@@ -380,11 +393,16 @@ class Pool:
             timeout, max_time = self._limits(r)
             if timeout and now - r.last_output >= timeout:
                 self._begin_kill(r, ENDED_TIMEOUT, "no output for %gs; killed with its process tree" % timeout)
+            elif r.exited_at is not None:
+                # Its main process has exited, in time: --max-time judges a
+                # test while it runs (what arrived while the runner itself
+                # was paused is read before this). What it left holding its
+                # output gets EXIT_LINGER.
+                if now - r.exited_at >= max(EXIT_LINGER, timeout or 0):
+                    self._begin_kill(r, ENDED_LEAK, "exited, but processes it left kept its output open for %gs"
+                                     % max(EXIT_LINGER, timeout or 0))
             elif max_time and now - r.started >= max_time:
                 self._begin_kill(r, ENDED_TIMEOUT, "ran longer than --max-time %gs; killed with its process tree" % max_time)
-            elif r.exited_at is not None and now - r.exited_at >= max(EXIT_LINGER, timeout or 0):
-                self._begin_kill(r, ENDED_LEAK, "exited, but processes it left kept its output open for %gs"
-                                 % max(EXIT_LINGER, timeout or 0))
         if self.leaks.strays.by_fd:
             for fd in self.leaks.strays.due(now, KILL_SETTLE):
                 self.sel.unregister(fd)

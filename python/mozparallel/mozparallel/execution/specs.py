@@ -5,6 +5,7 @@ manifest keys, and the resource locks (the manifest key ``resources`` and
 ``--resource PATTERN=NAMES``)."""
 
 import fnmatch
+import math
 import os
 import shlex
 
@@ -13,18 +14,34 @@ from ..errors import UsageError
 from ..schedule.locks import check_counts, format_resource, parse_resources
 
 
-def build_specs(selected, exec_cmd=None, protocol="auto", resource_rules=()):
+def command_path(argv_path):
+    """The test file as the command itself: the path as typed, a bare name
+    with ``./`` (as a shell user types it: else the system would look it up
+    on $PATH)."""
+    return argv_path if os.sep in argv_path else os.curdir + os.sep + argv_path
+
+
+def build_specs(selected, exec_cmd=None, protocol="auto", env=(), wrapper=None, resource_rules=()):
     """(TestSpecs of the tests that will run, SelectedTests that will not).
-    ``resource_rules``: (glob, resources text) pairs of ``--resource``."""
+    ``env``: (NAME, VALUE) pairs for every test; ``wrapper``: a command put
+    in front of every test's (--debugger); ``resource_rules``: (glob,
+    resources text) pairs of ``--resource``."""
+    wrapper_argv = []
+    if wrapper:
+        try:
+            wrapper_argv = shlex.split(wrapper)
+        except ValueError as e:
+            raise UsageError("cannot split --debugger %r: %s" % (wrapper, e))
+    extra_env = dict(env) or None
     exec_argv = None
-    if exec_cmd:
+    if exec_cmd is not None:
         try:
             exec_argv = shlex.split(exec_cmd)
         except ValueError as e:
             raise UsageError("cannot split --exec %r: %s" % (exec_cmd, e))
         if not exec_argv:
             raise UsageError("--exec is empty")
-    specs, skipped = [], []
+    specs, skipped, not_executable = [], [], []
     for t in selected:
         if t.disabled:
             skipped.append(t)
@@ -32,13 +49,15 @@ def build_specs(selected, exec_cmd=None, protocol="auto", resource_rules=()):
         keys = t.keys
         command = keys.get("exec") or keys.get("command")
         if command:
-            argv = shlex.split(command) + [t.path]
+            argv = shlex.split(command) + [t.argv_path]
         elif exec_argv:
-            argv = exec_argv + [t.path]
+            argv = exec_argv + [t.argv_path]
         else:
-            argv = [t.path]
+            argv = [command_path(t.argv_path)]
+            if os.path.isfile(t.path) and not os.access(t.path, os.X_OK):
+                not_executable.append(t)
         specs.append(TestSpec(
-            id=t.id, argv=argv, path=t.path, group=t.group,
+            id=t.id, argv=wrapper_argv + argv, path=t.path, group=t.group, env=extra_env,
             protocol=_protocol_key(keys, protocol),
             timeout=_float_key(keys, "timeout"),
             max_time=_float_key(keys, "max-time"),
@@ -48,6 +67,8 @@ def build_specs(selected, exec_cmd=None, protocol="auto", resource_rules=()):
             resources=_resources(t, resource_rules),
             cwd=os.path.dirname(t.path) if keys.get("cwd") == "here" else None,
         ))
+    if not_executable:
+        raise UsageError(_not_executable(not_executable))
     try:
         check_counts((s.id, parse_resources(" ".join(s.resources))) for s in specs if s.resources)
     except ValueError as e:
@@ -77,6 +98,22 @@ def _matches(pattern, test):
     return any(fnmatch.fnmatchcase(n, pattern) for n in names)
 
 
+# What to suggest for --exec, by the file's extension.
+INTERPRETERS = {".t": "perl", ".pl": "perl", ".js": "node", ".mjs": "node", ".py": "python3", ".sh": "sh",
+                ".bats": "bats", ".rb": "ruby"}
+
+
+def _not_executable(tests):
+    """One line: which files cannot be run as they are, and what to pass."""
+    first = tests[0]
+    name = first.id
+    more = " (and %d more)" % (len(tests) - 1) if len(tests) > 1 else ""
+    interpreter = INTERPRETERS.get(os.path.splitext(first.path)[1])
+    hint = "--exec %s" % interpreter if interpreter else "--exec INTERPRETER"
+    return ("%s%s is not executable and no command runs it: give its interpreter with %s "
+            "(or make it executable, or set exec = ... in its manifest)" % (name, more, hint))
+
+
 def _protocol_key(keys, default):
     from ..protocols import PARSERS
 
@@ -98,6 +135,9 @@ def _float_key(keys, name):
     if value in (None, ""):
         return None
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         raise UsageError("manifest key %s = %r is not a number" % (name, value))
+    if not math.isfinite(number) or number < 0:
+        raise UsageError("manifest key %s = %r is not a number of seconds (finite, 0 or more)" % (name, value))
+    return number

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from mozlog.reader import LogHandler
 
+from .escape import escape_name
 from .eta import format_seconds
 from ..contract import is_unexpected
 from .outputs import OutputKeeper, status_line
@@ -112,7 +113,7 @@ class LiveReporter(LogHandler):
         wall = extra.get("wall")
         if wall is None and start is not None and status != "SKIP":
             wall = self.clock() - start
-        # A re-run attempt (--rerun-failures; flaky/relog.py marks them) of a
+        # A re-run attempt (--retries; flaky/relog.py marks them) of a
         # test counted once already: counted in its verdict, not in done.
         again = test in self.ended and ("rerun" in extra or "intermittent" in extra)
         # The attempt of a test ended for memory (execution/pool.py): it
@@ -230,11 +231,13 @@ class LiveReporter(LogHandler):
         self._pending.append(text + "\n")
 
     def _name(self, test):
+        """A test's name as printed: relative to the current directory when
+        under it, control characters escaped (escape.py)."""
         if test and os.path.isabs(test):
             rel = os.path.relpath(test, self.cwd)
             if not rel.startswith(".."):
-                return rel
-        return test or ""
+                return escape_name(rel)
+        return escape_name(test or "")
 
     def _paint(self, text, color):
         if not self.color:

@@ -225,3 +225,14 @@ def test_bad_manifest_resources_name_the_manifest_and_test(tmp_path):
     r = paralleltest(["m.toml"], cwd=tmp_path)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "m.toml" in r.stderr and "a.sh" in r.stderr and "gpu*x" in r.stderr, r.stderr
+
+
+def test_list_shows_a_manifests_resources(tmp_path):
+    write_test(tmp_path, "a.sh", 'echo "1..1"\necho "ok 1"\n')
+    write_test(tmp_path, "b.sh", 'echo "1..1"\necho "ok 1"\n')
+    (tmp_path / "m.toml").write_text('["a.sh"]\nresources = ["db", "gpu*2"]\n\n["b.sh"]\n')
+    r = paralleltest(["--list", "m.toml"], cwd=tmp_path)
+    assert r.stdout.splitlines()[:2] == ["RUN   a.sh  resources: db gpu*2", "RUN   b.sh"], r.stdout
+    r = paralleltest(["--list", "--format", "json", "m.toml"], cwd=tmp_path)
+    import json
+    assert [t["resources"] for t in json.loads(r.stdout)["tests"]] == [["db", "gpu*2"], []]

@@ -155,6 +155,10 @@ def test_two_workers_then_one_vanishes_mid_test(fleet, tmp_path):
     ends = check_once(read_raw(log), names)
     used = {e["extra"]["worker"].split("/")[0] for e in ends.values()}
     assert used == {"w1@test", "w2@test"}
+    # Each test's events carry its worker slot as their mozlog thread.
+    for e in read_raw(log):
+        if e["action"] in ("test_start", "test_end"):
+            assert e["thread"] == ends[e["test"]]["extra"]["worker"], e
     assert all(e["extra"].get("wall") and "cpu_user" in e["extra"] for e in ends.values())
     import sqlite3
     db = sqlite3.connect(str(store))

@@ -12,6 +12,7 @@ import subprocess
 import pytest
 
 from conftest import PYTHON, VENV_PYTHON, paralleltest, read_raw, write_python_test, write_test
+from mozparallel.contract import is_unexpected
 from mozparallel.execution.oom import OomKills, counter_path, read_count
 
 MiB = 2 ** 20
@@ -25,11 +26,13 @@ for i in range(0, len(x), 4096):
 print("ok 1 - holds %(mb)d MiB", flush=True)
 time.sleep(0.6)
 print("%(last)s 2 - done", flush=True)
+raise SystemExit(%(status)d)
 """
 
 
 def big_test(directory, name, mb, wait=0.0, fails=False):
-    return write_python_test(directory, name, BIG % {"mb": mb, "wait": wait, "last": "not ok" if fails else "ok"})
+    return write_python_test(directory, name, BIG % {"mb": mb, "wait": wait, "last": "not ok" if fails else "ok",
+                                                     "status": fails})
 
 
 def small_tests(directory, n, mb=0, sleep=0.8):
@@ -124,7 +127,10 @@ def test_a_re_run_that_fails_is_one_unexpected_failure(tmp_path):
     assert r.returncode == 1
     events = read_raw(raw)
     first, second = check_retried(events, "big.py", "over --max-test-memory")
-    assert second["status"] in ("FAIL", "ERROR") and second["expected"] == "OK"
+    # The re-run's failing point (or its end) is the one unexpected result.
+    failed = [e for e in events if e["action"] in ("test_status", "test_end") and is_unexpected(e)]
+    assert [e["test"] for e in failed] in (["big.py"], ["big.py", "big.py"])
+    assert events.index(failed[0]) > attempts(events, "big.py")[1][0]
     assert "1 unexpected" in r.stdout
 
 

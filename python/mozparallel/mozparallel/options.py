@@ -154,15 +154,11 @@ def add_report_arguments(parser):
 def add_logging_arguments(parser):
     from mozlog import commandline
 
-    from .reporting.tap_formatter import TapFormatter
-    from .reporting.tbpl_formatter import TbplFormatter
+    from .reporting.logger import register_formatters
 
-    # mozlog builds --log-<name> from this table; adding ours first gives
-    # --log-tap, and --log-tbpl / -r tbpl escape control characters in names.
-    commandline.log_formatters.setdefault("tap", (TapFormatter, "TAP output (provided by mozparallel)"))
-    tbpl = commandline.log_formatters.get("tbpl")
-    if tbpl is not None and not issubclass(tbpl[0], TbplFormatter):
-        commandline.log_formatters["tbpl"] = (TbplFormatter, tbpl[1])
+    # mozlog builds --log-<name> from this table: ours first (--log-tap;
+    # tbpl, unittest and html that read a parallel run).
+    register_formatters(commandline.log_formatters)
     commandline.add_logging_group(parser)
     # mozlog registers --log-errorsummary with help=SUPPRESS (its harnesses
     # set it themselves); here it is a formatter like the others.

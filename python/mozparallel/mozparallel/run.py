@@ -150,7 +150,9 @@ def _run(settings, store, selected, run_info):
         logger.info("mozparallel: run %s, recorded in %s" % (recorder.run_id, recorder.where))
     if chunk_text:
         logger.info(chunk_text)
-    logger.info(run_plan.describe())
+    logger.info(run_plan.describe(verbose=reporting.verbose))     # the reasoning at -v
+    if not reporting.verbose:
+        logger.debug(run_plan.reasoning())                          # and always in the raw log
     tally = Tally()
     for t in skipped:
         logger.test_start(t.id)
@@ -179,7 +181,8 @@ def _run(settings, store, selected, run_info):
         rec.start(round_jobs, run_info)
         return rec
 
-    rounds = FlakyRounds(settings.flaky, logger, events, specs, new_pool, record_round)
+    rounds = FlakyRounds(settings.flaky, logger, events, specs, new_pool, record_round,
+                         on_round=reporters.new_round)
     # First SIGINT/SIGTERM/SIGHUP: graceful stop; second: at once
     # (interrupt.py). The handlers stay until the logs are closed.
     interrupts = Interrupts(rounds.stop, rounds.end_running if settings.keep_going else None)
@@ -188,7 +191,7 @@ def _run(settings, store, selected, run_info):
     started = time.monotonic()
     try:
         rounds.run(scheduler, jobs, on_result)     # the main run, and any re-runs/repeats (flaky/)
-        tally.intermittent(rounds.intermittent_ids())
+        tally.judge(*rounds.final_verdicts())      # repeat modes: each test over all its rounds
     finally:
         recorder.end("INTERRUPTED" if interrupted else "UNEXPECTED" if status.any_unexpected else "OK")
         reporters.end_of_run()

@@ -151,19 +151,24 @@ def log_options(options):
 
 
 def report_settings(options, state_dir):
+    from .reporting.logger import split_log_options
     from .reporting.run_reporters import ReportSettings
 
-    verbose = bool(options.get("verbose"))
+    reporter = options.get("reporter") or "mach"
+    # --log-mach-verbose / --log-mach-level without --log-mach: the live view's.
+    for_mozlog, for_live = split_log_options(log_options(options), reporter)
+    verbose = bool(options.get("verbose") or for_live.get("verbose"))
     subtests = options.get("log_subtests") or ("all" if verbose else "unexpected")   # -v shows every point
     return ReportSettings(
-        reporter=options.get("reporter") or "mach",
+        reporter=reporter,
         verbose=verbose,
+        log_level=str(for_live.get("level") or "info").upper(),
         show_output=options.get("show_output"),
         progress_every=options.get("progress_every") or 30.0,
         report_html=options.get("report_html"),
         state_dir=state_dir,
         log_subtests=subtests == "all",
-        log_options=log_options(options),
+        log_options=for_mozlog,
         command=shown_command(),
         cwd=os.getcwd(),
     )

@@ -14,7 +14,7 @@ For each, one full run records the history (the failures included). Then,
 repeatedly and alternating, each order runs with ``--max-failures 1`` from
 a fresh copy of that history (so no run changes what the next one reads).
 Measured per run, from the raw log: the time from ``suite_start`` to the
-first unexpected ``test_end``; and the whole command's wall time (it stops
+first unexpected result (a failing test point or a test's end); and the whole command's wall time (it stops
 at the first failure). Prints the medians.
 
     python -m mozparallel.bench.failures_first [--reps 5] [--bench DIR] [--out DIR]
@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 
+from ..contract import is_unexpected
 from .schedule_bench import DEFAULT_BENCH, gen
 
 POLICIES = ("history", "failures-first")
@@ -65,8 +66,8 @@ def runner(args, objdir, raw, cwd):
 
 
 def first_failure(raw):
-    """(seconds from suite_start to the first unexpected test_end, that test,
-    tests started) from a raw log."""
+    """(seconds from suite_start to the first unexpected result, a failing
+    test point or a test's end, that test, tests started) from a raw log."""
     start = None
     started = 0
     with open(raw) as f:
@@ -76,8 +77,7 @@ def first_failure(raw):
                 start = e["time"]
             elif e["action"] == "test_start":
                 started += 1
-            elif e["action"] == "test_end" and e.get("expected") not in (None, e["status"]) \
-                    and e["status"] != "SKIP":
+            elif e["action"] in ("test_status", "test_end") and is_unexpected(e):
                 return (e["time"] - start) / 1000.0, e["test"], started
     return None, None, started
 

@@ -127,7 +127,7 @@ class Coordinator:
                     if test not in self.pending:
                         continue
                     if fields["kind"] == "started":
-                        self._start(test)
+                        self._start(test, fields.get("worker"))
                     elif fields["kind"] == "result":
                         result = results.results(self.client, self.run_id, [test]).get(test)
                         if result is not None:
@@ -145,14 +145,19 @@ class Coordinator:
                                          "--resume %s collects them" % (len(self.pending), self.stop_reason,
                                                                         self.run_id)})
 
-    def _start(self, test):
+    def _start(self, test, worker=None):
+        """The test's test_start; its events carry the worker slot that ran
+        it (``name/pid``) as their mozlog ``thread``."""
         if test not in self.started:
             self.started[test] = time.monotonic()
-            self.events.emit({"action": "test_start", "test": test})
+            ev = {"action": "test_start", "test": test}
+            if worker:
+                ev["thread"] = worker
+            self.events.emit(ev)
 
     def _result(self, test, result):
         spec = self.pending.pop(test)
-        self._start(test)
+        self._start(test, result.get("worker"))
         events = result.get("events") or []
         end = events[-1] if events else None
         if end is None or end.get("action") != "test_end":

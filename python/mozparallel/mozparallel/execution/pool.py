@@ -255,7 +255,7 @@ class Pool:
         parser = self.make_parser(spec)
         r = Running(spec, parser, slot, token)
         r.oom_base = self.oom.baseline(r.started) if self.oom is not None else None
-        self.events.emit({"action": "test_start", "test": spec.id})
+        self.events.emit({"action": "test_start", "test": spec.id, "thread": "slot-%d" % slot})
         env = self.base_env
         if spec.env:
             env = dict(env)

@@ -70,8 +70,13 @@ class RerunLog:
             return ev
         if action != "test_end":
             return ev
-        if failed_now:              # an unexpected subtest: the attempt failed
+        if failed_now:              # an unexpected subtest (the end itself is OK): the attempt failed
             self._remember(test, ev, failed_now)
+            if self.will_rerun:
+                return self._as_pending(ev)
+            if len(self.failures[test]) > 1:
+                return _with_extra(ev, "rerun", {"verdict": "failed every attempt",
+                                                 "attempts": self._attempts(test)})
             return ev
         if test in self.failures:
             return self._as_intermittent(ev)

@@ -25,7 +25,7 @@ class Outcome:
 
 def outcome_of(result):
     """The Outcome of a contract.TestResult."""
-    return Outcome(result.status, result.expected, result.unexpected, result.message)
+    return Outcome(result.final_status, result.expected, result.unexpected, result.message)
 
 
 @dataclass
@@ -48,8 +48,11 @@ class FlakyRounds:
     recorder (``on_result(result)``, ``end(status)``, ``run_id``,
     ``where``)."""
 
-    def __init__(self, settings, logger, events, specs, new_pool, record_round):
+    def __init__(self, settings, logger, events, specs, new_pool, record_round, on_round=None):
+        """``on_round(label, test_ids, jobs)``, if given, is told before
+        each round of a repeat mode starts (the live view counts per round)."""
         self.settings = settings
+        self.on_round = on_round
         self.logger = logger
         self.specs = specs
         self.new_pool = new_pool
@@ -104,6 +107,8 @@ class FlakyRounds:
     def _main_round(self, scheduler, jobs, on_result):
         rnd = Round("", "run 1", jobs)
         self.rounds.append(rnd)
+        if self.settings.runs > 1:
+            self._announce(rnd, [s.id for s in self.specs])
         if self.relog is not None:
             self.relog.label = rnd.label
 
@@ -124,6 +129,7 @@ class FlakyRounds:
             "; recorded as run %s" % recorder.run_id if recorder.where else ""))
         if self.relog is not None:
             self.relog.label = label
+        self._announce(rnd, [s.id for s in specs])
 
         def on_result(result):
             rnd.outcomes[result.id] = outcome_of(result)
@@ -135,6 +141,10 @@ class FlakyRounds:
         finally:
             recorder.end("INTERRUPTED" if rnd.stopped else "UNEXPECTED" if rnd.any_unexpected else "OK")
         return rnd
+
+    def _announce(self, rnd, test_ids):
+        if self.on_round is not None:
+            self.on_round(rnd.label, test_ids, rnd.jobs)
 
     def _run_pool(self, pool, scheduler, rnd):
         self.current = pool
@@ -181,11 +191,17 @@ class FlakyRounds:
         return verdicts.history_of(self.rounds, test, kinds)
 
     def intermittent_ids(self):
-        """Tests whose main-run failure was followed by a passing re-run
-        (--retries): not unexpected in the end."""
+        """Tests that failed and passed on another attempt (--retries, with
+        the repeats): not unexpected in the end."""
         if not self.settings.retries:
             return []
         return verdicts.intermittent_ids(self.rounds, self.specs)
+
+    def final_verdicts(self):
+        """``(unexpected ids, intermittent ids)``: each test's verdict over
+        all its rounds, as the verdict lines and the exit status have it."""
+        return (verdicts.unexpected_ids(self.rounds, self.specs, bool(self.settings.retries)),
+                self.intermittent_ids())
 
     def _report(self):
         s = self.settings

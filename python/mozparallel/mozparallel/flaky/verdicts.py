@@ -11,14 +11,34 @@ def kind_rounds(rounds, *kinds):
     return [r for r in rounds if r.kind in kinds]
 
 
+# The attempts of a test that --retries judges (rerun_lines), and
+# the rounds that make a test unexpected without it (any failure in any).
+ATTEMPTS = ("", "repeat", "retry")
+ALL_ROUNDS = ("", "repeat", "retry", "verify-alone", "verify-load")
+
+
 def intermittent_ids(rounds, specs):
-    """Tests whose main-run failure was followed by a passing re-run
-    (--retries): not unexpected in the end."""
+    """Tests that failed and passed on another attempt (--retries: a
+    retry, or one of the --repeat runs): not unexpected in the end, as
+    rerun_lines says and the exit status has it."""
     out = []
     for spec in specs:
-        outcomes = history_of(rounds, spec.id, ("", "repeat", "retry"))
+        outcomes = history_of(rounds, spec.id, ATTEMPTS)
         failed = [o for o in outcomes if o.unexpected]
-        if failed and len(failed) < len(outcomes) and history_of(rounds, spec.id, ("retry",)):
+        if failed and len(failed) < len(outcomes):
+            out.append(spec.id)
+    return out
+
+
+def unexpected_ids(rounds, specs, rerun):
+    """Tests unexpected in the end: with --retries, those that failed
+    every attempt; without, those unexpected in any round (an unstable test
+    under --verify, a failing run of --repeat or --run-until-failure)."""
+    out = []
+    for spec in specs:
+        outcomes = history_of(rounds, spec.id, ATTEMPTS if rerun else ALL_ROUNDS)
+        failed = [o for o in outcomes if o.unexpected]
+        if failed and (not rerun or len(failed) == len(outcomes)):
             out.append(spec.id)
     return out
 
@@ -27,7 +47,7 @@ def rerun_lines(rounds, specs, n, stopped):
     retried = [s.id for s in specs if history_of(rounds, s.id, ("retry",))]
     intermittent, real = [], []
     for spec in specs:
-        outcomes = history_of(rounds, spec.id, ("", "repeat", "retry"))
+        outcomes = history_of(rounds, spec.id, ATTEMPTS)
         failed = [o for o in outcomes if o.unexpected]
         if not failed:
             continue

@@ -14,8 +14,9 @@ For each, one full run records the history (the failures included). Then,
 repeatedly and alternating, each order runs with ``--max-failures 1`` from
 a fresh copy of that history (so no run changes what the next one reads).
 Measured per run, from the raw log: the time from ``suite_start`` to the
-first unexpected result (a failing test point or a test's end); and the whole command's wall time (it stops
-at the first failure). Prints the medians.
+first unexpected result (a failing test point or a test's end); and the
+whole command's wall time (it stops at the first failure). Prints the
+medians.
 
     python -m mozparallel.bench.failures_first [--reps 5] [--bench DIR] [--out DIR]
 """

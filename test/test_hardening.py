@@ -392,3 +392,12 @@ def test_empty_exec_and_resume_are_refused(tmp_path):
     for args, needle in ((["--exec", ""], "--exec is empty"), (["--resume", " "], "--resume needs the id")):
         proc = paralleltest(args + [t], cwd=str(tmp_path))
         assert proc.returncode == 2 and needle in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_bad_log_level_is_one_line(tmp_path):
+    from conftest import paralleltest, write_test
+
+    t = write_test(tmp_path, "t.sh", "echo 1..1; echo ok 1\n")
+    proc = paralleltest(["--log-raw", "-", "--log-raw-level", "bogus", t], cwd=str(tmp_path))
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert "--log-raw-level: not a log level: 'bogus'" in proc.stderr

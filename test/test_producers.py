@@ -100,13 +100,28 @@ def test_examples_with_a_failure_and_what_ci_reads(tmp_path):
 
 
 def test_examples_directory_runs_with_auto(tmp_path):
-    """The README's command runs the directory: every file executable, the
-    protocol detected per file and logged."""
+    """The examples without their manifest, as a directory: every file
+    executable, the protocol detected per file and logged. With it,
+    ``examples/`` is what manifest.ini lists, each protocol named there."""
+    bare = tmp_path / "examples"
+    bare.mkdir()
+    os.symlink(os.path.join(TOP, ".venv"), tmp_path / ".venv")    # the Python examples start ../.venv
+    for name in os.listdir(os.path.join(TOP, "examples")):
+        if name != "manifest.ini":
+            shutil.copy2(os.path.join(TOP, "examples", name), bare / name)
     raw = tmp_path / "raw.log"
-    proc = paralleltest(["-j", "4", "--log-raw", str(raw), "examples/"], cwd=TOP)
+    proc = paralleltest(["-j", "4", "--log-raw", str(raw), str(bare)], cwd=TOP)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     events = read_raw(raw)
     chosen = sorted(e["message"].split(": protocol ")[1].split(" ")[0] for e in events
                     if e["action"] == "log" and "(auto" in e["message"])
     assert chosen == ["tap", "tap", "tap", "tbpl"]
+    assert {e["status"] for e in ends_by_test(events).values()} == {"OK"}
+    raw = tmp_path / "manifest.log"
+    proc = paralleltest(["-j", "4", "--log-raw", str(raw), "examples/"], cwd=TOP)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    events = read_raw(raw)
+    assert not [e for e in events if e["action"] == "log" and "(auto" in e["message"]]
+    start = [e for e in events if e["action"] == "suite_start"][0]
+    assert list(start["tests"]) == ["examples/manifest.ini"] and len(start["tests"]["examples/manifest.ini"]) == 4
     assert {e["status"] for e in ends_by_test(events).values()} == {"OK"}

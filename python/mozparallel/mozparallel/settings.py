@@ -228,9 +228,13 @@ def execution_settings(options, jobs, log_subtests):
 def flaky_settings(options):
     from .flaky import FlakySettings
 
-    return FlakySettings(retries=options.get("retries") or 0, repeat=options.get("repeat"),
+    find = bool(options.get("find_interference"))
+    # --find-interference needs a re-run alone to tell interference apart.
+    reruns = options.get("retries") or (1 if find and not options.get("verify")
+                                               and not options.get("run_until_failure") else 0)
+    return FlakySettings(retries=reruns, repeat=options.get("repeat"),
                          run_until_failure=bool(options.get("run_until_failure")),
-                         verify=bool(options.get("verify"))).checked()
+                         verify=bool(options.get("verify")), find_interference=find).checked()
 
 
 def fleet_settings(options):

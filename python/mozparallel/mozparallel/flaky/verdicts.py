@@ -2,6 +2,8 @@
 were intermittent, which failed every time, which were unstable alone or
 under load. Text only; reads the rounds' outcomes."""
 
+from .interference import PARALLEL_UNSAFE
+
 
 def history_of(rounds, test, kinds):
     return [r.outcomes[test] for r in rounds if r.kind in kinds and test in r.outcomes]
@@ -43,24 +45,35 @@ def unexpected_ids(rounds, specs, rerun):
     return out
 
 
-def rerun_lines(rounds, specs, n, stopped):
+def rerun_lines(rounds, specs, n, stopped, interference=None):
+    """``interference``: {test id: interference.Verdict} of the tests probed
+    (failed beside others, passed alone)."""
+    interference = interference or {}
     retried = [s.id for s in specs if history_of(rounds, s.id, ("retry",))]
-    intermittent, real = [], []
+    intermittent, real, unsafe = [], [], []
     for spec in specs:
         outcomes = history_of(rounds, spec.id, ATTEMPTS)
         failed = [o for o in outcomes if o.unexpected]
         if not failed:
             continue
+        verdict = interference.get(spec.id)
+        if verdict is not None and verdict.kind == PARALLEL_UNSAFE:
+            unsafe.append("%s (%s)" % (spec.id, verdict.describe()))
+            continue
         note = "%s (failed %d of %d attempts: %s)" % (spec.id, len(failed), len(outcomes),
                                                       ", ".join(sorted({o.status for o in failed})))
+        if verdict is not None:
+            note = note[:-1] + "; probed: %s)" % verdict.describe()
         (intermittent if len(failed) < len(outcomes) else real).append(note)
-    if not intermittent and not real:
+    if not intermittent and not real and not unsafe:
         return []
     lines = ["mozparallel: --retries %d: %d test(s) failed and were re-run one at a time"
              % (n, len(retried))]
     if stopped:
         lines[0] += " (the run stopped early, %s: the verdicts below are incomplete)" % stopped
     lines.append("mozparallel: intermittent (passed on another attempt): %s" % ("; ".join(intermittent) or "none"))
+    if unsafe:
+        lines.append("mozparallel: parallel-unsafe (failed beside other tests, passed alone): %s" % "; ".join(unsafe))
     lines.append("mozparallel: real failures (failed every attempt): %s" % ("; ".join(real) or "none"))
     return lines
 

@@ -105,6 +105,7 @@ def setup_logger(options, reporter="mach"):
     counts each failure once."""
     from mozlog import commandline
 
+    _check_levels(options)
     fmt = REPORTERS[reporter or "mach"]
     defaults = {} if fmt == "mach" else {fmt: sys.stdout}
     options, more = _one_stream_per_format(options, commandline.log_formatters)
@@ -121,6 +122,20 @@ def setup_logger(options, reporter="mach"):
         commandline.setup_handlers(logger, {name: [stream]}, {name: _formatter_options(options, name)})
     _summary_on_stdout(logger)
     return logger
+
+
+def _check_levels(options):
+    """``--log-NAME-level`` must name a mozlog level (mozlog itself raises a
+    KeyError deep in its set-up)."""
+    from mozlog.structuredlog import log_levels
+
+    from ..errors import UsageError
+
+    for key, value in options.items():
+        if key.startswith("log_") and key.endswith("_level") and value is not None \
+                and str(value).upper() not in log_levels:
+            raise UsageError("--%s: not a log level: %r (choose from %s)" % (
+                key.replace("_", "-"), value, ", ".join(sorted(log_levels))))
 
 
 def _summary_on_stdout(logger):

@@ -10,6 +10,7 @@ class Tally:
         self.passed = self.unexpected = self.skipped = self.expected_fail = 0
         self.intermittents = 0
         self.memory_retries = 0         # results of a re-run alone after a memory end
+        self.parallel_unsafe = 0
         self._kind = {}             # test id -> the counter it is in
 
     def add(self, end, unexpected=False):
@@ -40,14 +41,19 @@ class Tally:
         self._kind[test] = kind
         return True
 
-    def intermittent(self, test_ids):
+    def intermittent(self, test_ids, parallel_unsafe=()):
         """Main-run failures that passed on another attempt count as passed
-        (and intermittent), as the exit status has it."""
+        (and intermittent, or parallel-unsafe: failed beside others, passed
+        alone), as the exit status has it."""
+        unsafe = set(parallel_unsafe)
         for test in test_ids:
             if self._kind.get(test) == "unexpected" and self._move(test, "passed"):
-                self.intermittents += 1
+                if test in unsafe:
+                    self.parallel_unsafe += 1
+                else:
+                    self.intermittents += 1
 
-    def judge(self, unexpected_ids, intermittent_ids):
+    def judge(self, unexpected_ids, intermittent_ids, parallel_unsafe=()):
         """Each test's verdict over all the rounds of a repeat mode (flaky/):
         a test unexpected in any round that decides (unstable under
         --verify, a failing --repeat run) is unexpected; one that failed and
@@ -55,13 +61,18 @@ class Tally:
         unexpected_ids = set(unexpected_ids)
         for test in unexpected_ids:
             self._move(test, "unexpected")
-        self.intermittent([t for t in intermittent_ids if t not in unexpected_ids])
+        self.intermittent([t for t in intermittent_ids if t not in unexpected_ids], parallel_unsafe)
 
     def summary(self, seconds):
         total = self.passed + self.unexpected + self.skipped + self.expected_fail
         passed = "%d passed" % self.passed
+        notes = []
         if self.intermittents:
-            passed += " (%d intermittent)" % self.intermittents
+            notes.append("%d intermittent" % self.intermittents)
+        if self.parallel_unsafe:
+            notes.append("%d parallel-unsafe" % self.parallel_unsafe)
+        if notes:
+            passed += " (%s)" % ", ".join(notes)
         text = ("mozparallel: %d tests in %.1fs: %s, %d unexpected, %d skipped, "
                 "%d expected failures" % (total, seconds, passed, self.unexpected,
                                           self.skipped, self.expected_fail))

@@ -76,3 +76,9 @@ def parallel_test_simulate(command_context, **kwargs):
             parser=subcommand_parser("worker"))
 def parallel_test_worker(command_context, **kwargs):
     return run_subcommand(command_context, "worker", kwargs)
+
+
+@SubCommand("parallel-test", "cancel", description="Cancel a --broker run: drop its queued tests, end its running ones.",
+            parser=subcommand_parser("cancel"))
+def parallel_test_cancel(command_context, **kwargs):
+    return run_subcommand(command_context, "cancel", kwargs)

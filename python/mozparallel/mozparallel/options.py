@@ -309,9 +309,10 @@ def add_distributed_arguments(parser):
     group.add_argument("--source-root", default=None, metavar="DIR",
                        help="with --broker: test paths are sent relative to DIR (default: the current "
                             "directory); each worker finds them under its own --root")
-    group.add_argument("--visibility-timeout", type=positive_float, default=None, metavar="S",
-                       help="with --broker: seconds before the test of a vanished worker runs elsewhere "
-                            "(default: --max-time + --kill-grace + 30, else 3600); give workers the same")
+    group.add_argument("--broker-patience", type=positive_float, default=120.0, metavar="S",
+                       help="with --broker: how long the run waits for a broker it lost (reconnecting with "
+                            "backoff) before it gives up, reporting every test not reported as an ERROR "
+                            "(default 120)")
 
 
 def build_parser(prog="paralleltest"):

@@ -97,7 +97,9 @@ def _run(settings, store, selected, run_info):
     specs, skipped = build_specs(selected, settings.specs.exec_cmd, settings.specs.protocol)
     resumed = load_resumed(store, settings.resume)      # --resume: tests done before are not run
     specs = [s for s in specs if s.id not in resumed]
-    run_plan = plan_run(specs, history, sched.policy, sched.jobs, available=available_memory(),
+    # (no memory gate with --broker: the tests run on other machines)
+    available = available_memory() if settings.fleet is None else None
+    run_plan = plan_run(specs, history, sched.policy, sched.jobs, available=available,
                         limit=sched.max_memory)
     jobs = run_plan.jobs
     reporting = settings.reporting

@@ -3,7 +3,7 @@ at once (jobs.py), what fits in memory (gate.py), which chunk a test belongs
 to (chunks.py), all from one history snapshot (history.py), decided once per
 run (decide.py). Nothing here starts a process."""
 
-from .chunks import ChunkPlan, mark_other_chunks, plan_chunks, resolve_chunk
+from .chunks import ChunkPlan, frozen_plan, mark_other_chunks, plan_chunks, plan_record, resolve_chunk
 from .decide import RunPlan, ScheduleSettings, expected_makespan, plan_run
 from .gate import MemoryGate, available_memory
 from .history import Figures, TestHistory, load_history
@@ -13,5 +13,5 @@ from .policies import ListOrder, LongestFirst, Scheduler, Shuffled, make_policy,
 __all__ = ["ChunkPlan", "Figures", "JobsChoice", "ListOrder", "LongestFirst", "MemoryGate", "RunPlan",
            "ScheduleSettings",
            "Scheduler", "Shuffled", "TestHistory", "available_memory", "choose_jobs", "expected_makespan",
-           "load_history", "make_policy", "mark_other_chunks", "parse_policy", "plan_chunks", "plan_run",
-           "resolve_chunk"]
+           "frozen_plan", "load_history", "make_policy", "mark_other_chunks", "parse_policy", "plan_chunks",
+           "plan_record", "plan_run", "resolve_chunk"]

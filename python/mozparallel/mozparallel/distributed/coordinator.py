@@ -40,7 +40,7 @@ from .runstate import LEASE_MS, RunState, connect, slot_worker
 
 BLOCK_MS = 100              # one wait on the stream: the live view's tick
 HOUSEKEEPING_EVERY = 0.5    # leases, workers, slot requests, the run's own beat
-WORKERS_EVERY = 1.0
+WORKERS_EVERY = 0.5
 TRIM_EVERY = 5.0
 MIN_WINDOW = 16             # tests queued ahead of the slots, at least
 WINDOW_PER_SLOT = 4              # ... and this many per live slot
@@ -297,7 +297,7 @@ class Coordinator:
             return
         if now >= self.next_workers:
             self.next_workers = now + WORKERS_EVERY
-            self._watch_workers()
+            self._watch_workers(now)
         if now >= self.calm_after:
             self._watch_leases()
         self._request_slots(now)
@@ -305,11 +305,14 @@ class Coordinator:
             self.next_trim = now + TRIM_EVERY
             state.trim(self.last_id)
 
-    def _watch_workers(self):
+    def _watch_workers(self, now):
         client = self.state.client
         live = live_workers(client)
         for name in sorted(set(live) - set(self.workers)):
             self._log("INFO", "mozparallel: worker %s joined (%d slots)" % (name, live[name].get("slots", 1)))
+        if now < self.calm_after:
+            # After a broker stall every beat may have expired: gone only once they had time to beat again.
+            live = dict(self.workers, **live)
         gone = sorted(set(self.workers) - set(live))
         self.workers = live
         self.celery_waiting = client.llen(QUEUE)
@@ -319,6 +322,13 @@ class Coordinator:
             if worker in gone:
                 del self.servers[slot]
         rescued = {}
+        for test, (slot, attempt) in sorted(self.running.items()):
+            worker = slot_worker(slot)
+            if worker in gone and self.state.requeue(test, attempt, self._payload(test), slot, force=True) in (
+                    "requeued", "moved"):
+                del self.running[test]
+                self.queued.add(test)
+                rescued.setdefault(worker, []).append(test)
         for slot, worker in self.state.served_slots().items():
             if worker in gone:
                 test = self.state.rescue(slot)

@@ -11,7 +11,7 @@ import threading
 PREFIX = "mozparallel:fleet:"
 NAMES = PREFIX + "workers"          # SET of worker names ever seen (pruned as they expire)
 BEAT_EVERY = 1.0
-BEAT_MS = 5000
+BEAT_MS = 4000
 
 
 def beat_key(name):

@@ -34,7 +34,10 @@ import urllib.parse
 
 PREFIX = "mozparallel:dist:"
 KEEP_SECONDS = 7 * 24 * 3600        # a run's results stay a week (resume, inspection)
-LEASE_MS = 5000                     # a test is lost this long after its slot's last refresh
+# A test is lost this long after its slot's last refresh: longer than a
+# worker's beat (registry.BEAT_MS), so a worker that vanished is noticed as
+# a whole (all its tests put back at once) before its leases lapse one by one.
+LEASE_MS = 6000
 REFRESH_EVERY = 1.0                 # seconds between a running test's lease refreshes
 ALIVE_MS = 15000                    # the coordinator's own "alive" key
 PASSWORD_VARS = ("MOZPARALLEL_REDIS_PASSWORD", "REDISCLI_AUTH")
@@ -113,11 +116,13 @@ redis.call('XADD', KEYS[7], '*', 'kind', 'handback', 'test', ARGV[1], 'slot', AR
 return 1
 """
 
-# The coordinator puts a test whose lease lapsed back at the queue's head.
-# "requeued", or "done", "alive" (the lease is held), "moved" (already put back).
+# The coordinator puts a test whose lease lapsed (or, ARGV[4] = 1, whose
+# worker stopped beating) back at the queue's head. "requeued", or "done",
+# "alive" (the lease is held), "moved" (already put back).
 _REQUEUE = """
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 'done' end
-if redis.call('EXISTS', KEYS[2]) == 1 then return 'alive' end
+if ARGV[4] == '1' then redis.call('DEL', KEYS[2])
+elseif redis.call('EXISTS', KEYS[2]) == 1 then return 'alive' end
 local a = redis.call('HGET', KEYS[3], ARGV[1]) or '1'
 if a ~= ARGV[2] then return 'moved' end
 redis.call('HSET', KEYS[3], ARGV[1], tostring(tonumber(a) + 1))
@@ -128,13 +133,14 @@ return 'requeued'
 """
 
 # A dead slot's taking list: its payload back to the queue unless the test
-# is done or leased (a lapsing lease is _REQUEUE's). The test id, or nil.
+# is done, leased, or started (ARGV[2], the test the coordinator saw it
+# start: a lapsing lease is _REQUEUE's). The test id, or nil.
 _RESCUE = """
 local p = redis.call('LINDEX', KEYS[1], 0)
 if not p then return nil end
 local t = cjson.decode(p)['test']
 if redis.call('HEXISTS', KEYS[2], t) == 1 then redis.call('DEL', KEYS[1]); return nil end
-if redis.call('EXISTS', ARGV[1] .. t) == 1 then return nil end
+if t == ARGV[2] or redis.call('EXISTS', ARGV[1] .. t) == 1 then return nil end
 if redis.call('EXISTS', KEYS[4]) == 0 then redis.call('LPUSH', KEYS[3], p) end
 redis.call('DEL', KEYS[1])
 return t
@@ -277,15 +283,20 @@ class RunState:
             pipe.exists(self.lease(t))
         return [t for t, held in zip(tests, pipe.execute()) if not held]
 
-    def requeue(self, test, attempt, payload, slot):
+    def requeue(self, test, attempt, payload, slot, force=False):
+        """Put ``test`` (its ``attempt`` run by ``slot``) back at the queue's
+        head: if its lease lapsed, or even if held (``force``: the slot's
+        worker stopped beating; a slot still alive learns at its next
+        refresh that the test is not its own any more)."""
         return _text(self._requeue(keys=[self.done, self.lease(test), self.attempt, self.queue,
                                          self.taking(slot), self.cancel_key],
-                                   args=[test, attempt, payload]))
+                                   args=[test, attempt, payload, "1" if force else "0"]))
 
-    def rescue(self, slot):
-        """Put back what a dead slot took and never started; the test id or None."""
+    def rescue(self, slot, started=""):
+        """Put back what a dead slot took and never started (``started``: the
+        test the coordinator saw it start); the test id or None."""
         found = self._rescue(keys=[self.taking(slot), self.done, self.queue, self.cancel_key],
-                             args=[self.lease_prefix])
+                             args=[self.lease_prefix, started])
         return _text(found)
 
     def served_slots(self):

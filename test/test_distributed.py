@@ -9,7 +9,9 @@ than every timeout the fleet has, the coordinator killed and resumed.
 Every test appends "start NAME" and "end NAME" to one file (the workers
 run on this machine): how many times each test really ran, and when."""
 
+import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -277,7 +279,8 @@ def test_a_worker_vanishes_mid_run(fleet, tmp_path):
 
 def test_broker_paused_for_5s_mid_run(fleet, tmp_path):
     log = tmp_path / "run.log"
-    run = fleet.start(log)
+    report = tmp_path / "report.html"
+    run = fleet.start(log, "--report-html", str(report))
     wait_until(lambda: sum(1 for e in _events(log) if e["action"] == "test_end") >= 3, 30, run, "3 results")
     os.kill(fleet.server.proc.pid, signal.SIGSTOP)
     time.sleep(5)
@@ -288,6 +291,18 @@ def test_broker_paused_for_5s_mid_run(fleet, tmp_path):
     # Both workers were used, and nothing was taken for lost: every test ran exactly once.
     assert {e["extra"]["worker"].split("/")[0] for e in ends.values()} == {"w1@test", "w2@test"}
     assert started_count(fleet.runs_log) == {t.split("/")[1]: 1 for t in fleet.names}
+    # The view names the workers; the report has one lane per worker process, across machines.
+    assert {"mozparallel: worker %s joined (%d slots)" % (w.name, os.cpu_count()) for w in fleet.workers} <= \
+        set(logs(read_raw(log), "INFO"))
+    data = re.search(r'<script id="report-data" type="application/json">(.*?)</script>', report.read_text(), re.S)
+    tests = json.loads(data.group(1))["tests"]
+    lanes = {}
+    for t in tests:
+        lanes.setdefault(t["slot"], set()).add(t["worker"])
+    assert all(len(names) == 1 for names in lanes.values())
+    processes = [names.pop() for names in lanes.values()]
+    assert len(set(processes)) == len(processes) <= 2 * os.cpu_count()
+    assert {p.split("/")[0] for p in processes} == {"w1@test", "w2@test"}
 
 
 def test_ctrl_c_ends_the_run_everywhere(fleet, tmp_path):
@@ -428,8 +443,6 @@ def test_broker_gone_for_good_then_resumed(fleet, tmp_path):
 
 
 def _events(path):
-    import json
-
     out = []
     try:
         with open(path) as f:

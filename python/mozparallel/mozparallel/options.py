@@ -239,8 +239,8 @@ def _chunk_number(text):
 def add_chunk_arguments(group):
     """--total-chunks / --this-chunk (read by schedule/chunks.py)."""
     group.add_argument("--total-chunks", type=_chunk_number, default=None, metavar="N",
-                       help="split the tests into N chunks of equal expected duration (by history or "
-                            "--runtimes; else by a hash of each test's id)")
+                       help="split the tests into N chunks of equal expected duration (by the --runtimes "
+                            "file only, so every chunk plans the same; else by a hash of each test's id)")
     group.add_argument("--this-chunk", type=_chunk_number, default=None, metavar="K",
                        help="run chunk K of --total-chunks (1-based; default from $JOB_COMPLETION_INDEX, "
                             "$TEST_SHARD_INDEX/$TEST_TOTAL_SHARDS or $CI_NODE_INDEX/$CI_NODE_TOTAL)")

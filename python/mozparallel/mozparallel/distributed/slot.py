@@ -124,10 +124,12 @@ class Lease:
         if now < self.next or self.lost is not None:
             return
         self.next = now + REFRESH_EVERY
+        import redis
+
         try:
             answer = self.state.refresh(self.slot, self.test, self.attempt, self.lease_ms)
-        except Exception:       # the broker away for a moment: the lease is re-taken at the next refresh
-            return
+        except (redis.ConnectionError, redis.TimeoutError):
+            return      # the broker away for a moment: the lease is taken again at the next refresh
         if answer != "ok":
             self.lost = answer
             self.pool.stop({"cancel": "the run was cancelled", "done": "another copy finished it",

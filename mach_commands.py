@@ -3,7 +3,13 @@
 # file, You can obtain one at http://mozilla.org/MPL/2.0/.
 """mach parallel-test: argument wiring only. The library is imported inside
 the functions, so mach can list the command without loading it; the
-parsers are the library's own, shared with the standalone paralleltest."""
+parsers are the library's own, shared with the standalone paralleltest.
+
+What a gecko checkout needs to load this file: docs/gecko-integration.rst.
+mach reads this file's decorators without running it to choose the Python
+site (``virtualenv_name``): command names and site names must stay string
+literals. Today's mach appends the command (and sub-command) to the
+parser's ``prog``, so the parsers are named plain ``mach``."""
 
 from mach.decorators import Command, SubCommand
 
@@ -11,14 +17,14 @@ from mach.decorators import Command, SubCommand
 def setup_argument_parser():
     from mozparallel.cli import build_parser
 
-    return build_parser(prog="mach parallel-test")
+    return build_parser(prog="mach")
 
 
 def subcommand_parser(name):
     def make():
         from mozparallel.cli import subcommand_parser
 
-        return subcommand_parser(name, "mach parallel-test " + name)
+        return subcommand_parser(name, "mach")
 
     return make
 
@@ -43,42 +49,42 @@ def parallel_test(command_context, **kwargs):
 
 
 @SubCommand("parallel-test", "history", description="Slowest, biggest, least stable tests from the stored history.",
-            parser=subcommand_parser("history"))
+            virtualenv_name="python-test", parser=subcommand_parser("history"))
 def parallel_test_history(command_context, **kwargs):
     return run_subcommand(command_context, "history", kwargs)
 
 
 @SubCommand("parallel-test", "runtimes", description="Export the history as a mozilla-central runtimes JSON.",
-            parser=subcommand_parser("runtimes"))
+            virtualenv_name="python-test", parser=subcommand_parser("runtimes"))
 def parallel_test_runtimes(command_context, **kwargs):
     return run_subcommand(command_context, "runtimes", kwargs)
 
 
 @SubCommand("parallel-test", "plan", description="Print the chunks of a suite and their expected durations.",
-            parser=subcommand_parser("plan"))
+            virtualenv_name="python-test", parser=subcommand_parser("plan"))
 def parallel_test_plan(command_context, **kwargs):
     return run_subcommand(command_context, "plan", kwargs)
 
 
 @SubCommand("parallel-test", "merge", description="One report from the raw logs of many chunks or machines.",
-            parser=subcommand_parser("merge"))
+            virtualenv_name="python-test", parser=subcommand_parser("merge"))
 def parallel_test_merge(command_context, **kwargs):
     return run_subcommand(command_context, "merge", kwargs)
 
 
 @SubCommand("parallel-test", "simulate", description="Predicted makespan on W workers for each scheduling policy.",
-            parser=subcommand_parser("simulate"))
+            virtualenv_name="python-test", parser=subcommand_parser("simulate"))
 def parallel_test_simulate(command_context, **kwargs):
     return run_subcommand(command_context, "simulate", kwargs)
 
 
 @SubCommand("parallel-test", "worker", description="Run a Celery worker that executes tests for a --broker run.",
-            parser=subcommand_parser("worker"))
+            virtualenv_name="python-test", parser=subcommand_parser("worker"))
 def parallel_test_worker(command_context, **kwargs):
     return run_subcommand(command_context, "worker", kwargs)
 
 
 @SubCommand("parallel-test", "cancel", description="Cancel a --broker run: drop its queued tests, end its running ones.",
-            parser=subcommand_parser("cancel"))
+            virtualenv_name="python-test", parser=subcommand_parser("cancel"))
 def parallel_test_cancel(command_context, **kwargs):
     return run_subcommand(command_context, "cancel", kwargs)

@@ -83,13 +83,16 @@ def test_chunk_from_ci_environment(env, expected):
     assert resolve_chunk(total, None, env) == expected
 
 
+def test_this_chunk_defaults_to_one_as_in_the_harnesses():
+    assert resolve_chunk(4, None, {}) == (1, 4)
+
+
 def test_command_line_chunk_wins_over_environment():
     assert resolve_chunk(4, 1, {"CI_NODE_INDEX": "3", "CI_NODE_TOTAL": "4"}) == (1, 4)
 
 
 @pytest.mark.parametrize("total,this,env,message", [
     (None, None, {"JOB_COMPLETION_INDEX": "1"}, "JOB_COMPLETION_INDEX 2 given without --total-chunks"),
-    (4, None, {}, "--total-chunks 4 given without --this-chunk"),
     (4, 5, {}, "chunk 5 (from --this-chunk) is not between 1 and --total-chunks 4"),
     (None, None, {"CI_NODE_INDEX": "x", "CI_NODE_TOTAL": "2"}, "CI_NODE_INDEX is not a whole number"),
 ])
@@ -121,6 +124,7 @@ def test_four_chunk_runs_with_runtimes_run_every_test_once(tmp_path):
 
     files = _gen_skewed(tmp_path / "suite")
     objdir = tmp_path / "obj"
+    objdir.mkdir()
     first = paralleltest(["-j", "14", "-r", "tap", "--objdir", str(objdir)] + files, cwd=tmp_path)
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr
 
@@ -169,6 +173,7 @@ def test_chunks_one_after_another_in_one_objdir_partition_exactly(tmp_path):
         files.append(write_test(tmp_path, "t%02d.sh" % i, "echo 1..1\necho 'ok 1'\n"))
     names = sorted(os.path.basename(f) for f in files)
     objdir = tmp_path / "obj"
+    objdir.mkdir()
     logs, chunk_tests = [], {}
     for k in range(1, 5):
         raw = tmp_path / ("chunk%d.log" % k)

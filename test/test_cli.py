@@ -25,16 +25,14 @@ def small_suite(directory):
     return sorted(str(p) for p in directory.iterdir())
 
 
-def test_mixed_failures_outcomes_time_and_no_leftovers(mixed, tmp_path, marker):
+def test_mixed_failures_outcomes_and_no_leftovers(mixed, tmp_path, marker):
+    # (How long it takes: python -m mozparallel.bench.suite_wall.)
     raw = tmp_path / "run.raw"
     files = sorted(str(p) for p in mixed.glob("t*") if p.name != "tests.txt")
-    started = time.monotonic()
     proc = paralleltest(["-j", "4", "-t", "3", "--log-raw", str(raw), "-r", "tap"] + files,
                         marker=marker)
-    elapsed = time.monotonic() - started
     assert proc.returncode == 1, proc.stderr
     assert_mixed_outcomes(raw, mixed)
-    assert elapsed < 15, elapsed
     assert wait_gone(marker) == []
 
 

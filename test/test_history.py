@@ -7,7 +7,8 @@ from conftest import paralleltest, write_test
 from mozparallel.commands.history import format_text, summarize
 from mozparallel.schedule.runtimes_file import known_durations, load_runtimes, match_runtimes
 from mozparallel.selection import InputError
-from mozparallel.store.records import ResultRecord
+from mozparallel.store.records import ResultRecord, RunRecord
+from support import InMemoryStore
 
 
 def _r(run, test, status="OK", wall=1.0, cpu=0.5, rss=1024):
@@ -49,6 +50,7 @@ def test_history_subcommand_and_flag(tmp_path):
     (tmp_path / "s").mkdir()
     write_test(tmp_path / "s", "flips.sh", FLIPS)
     write_test(tmp_path / "s", "slow.sh", "sleep 0.3\necho 1..1\necho ok 1\n")
+    (tmp_path / "obj").mkdir()
     objdir = ["--objdir", str(tmp_path / "obj")]
     for _ in range(3):
         paralleltest(objdir + ["-j", "2", str(tmp_path / "s")], cwd=str(tmp_path))
@@ -77,6 +79,7 @@ def test_runtimes_export_and_import(tmp_path):
     (tmp_path / "s").mkdir()
     write_test(tmp_path / "s", "slow.sh", "sleep 0.2\necho 1..1\necho ok 1\n")
     write_test(tmp_path / "s", "quick.sh", "echo 1..1\necho ok 1\n")
+    (tmp_path / "obj").mkdir()
     objdir = ["--objdir", str(tmp_path / "obj")]
     paralleltest(objdir + [str(tmp_path / "s")], cwd=str(tmp_path))
     out = tmp_path / "runtimes.json"
@@ -104,11 +107,13 @@ def test_known_durations_prefer_history_then_runtimes_file():
     tests = [("s/quick.sh", "/src/s/quick.sh"), ("other id", "/src/dom/a/test_x.sh"), ("new", "/src/new")]
     assert match_runtimes(runtimes, tests) == {"s/quick.sh": 3.0, "other id": 7.0}
 
-    class History:
-        def durations(self, ids, command=None):
-            return {"s/quick.sh": 0.5} if "s/quick.sh" in ids else {}
-
-    assert known_durations(History(), tests, runtimes=runtimes) == {"s/quick.sh": 0.5, "other id": 7.0}
+    # The history: quick.sh ran twice (median 0.5 s) and was skipped once (not counted).
+    store = InMemoryStore()
+    for k, (status, wall) in enumerate([("OK", 0.4), ("OK", 0.6), ("SKIP", 9.0)]):
+        store.record_run_start(RunRecord(run_id="r%d" % k, started=float(k)))
+        store.record_result("r%d" % k, ResultRecord(test="s/quick.sh", status=status, wall=wall))
+    assert known_durations(store, tests, runtimes=runtimes) == {"s/quick.sh": 0.5, "other id": 7.0}
+    assert known_durations(None, tests, runtimes=runtimes) == {"s/quick.sh": 3.0, "other id": 7.0}
 
 
 def test_load_runtimes_errors(tmp_path):

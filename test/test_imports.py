@@ -16,7 +16,7 @@ PACKAGE = os.path.join(TOP, "python", "mozparallel", "mozparallel")
 # Lowest first. A module may import from its own layer or any below it.
 # docs/architecture.rst draws the same table.
 LAYERS = [
-    ("errors", "contract", "compat", "redact"),
+    ("errors", "contract", "compat", "redact", "statedir", "extras"),
     ("protocols", "selection", "store"),
     ("schedule",),
     ("execution",),
@@ -130,10 +130,57 @@ def test_no_library_module_imports_cli():
     assert sorted(m for m, deps in graph().items() if "mozparallel.cli" in deps) == ["mozparallel.__main__"]
 
 
-def test_every_runtime_dependency_is_imported():
+def _project():
     with open(os.path.join(TOP, "python", "mozparallel", "pyproject.toml"), "rb") as f:
-        project = tomllib.load(f)["project"]
+        return tomllib.load(f)["project"]
+
+
+def _imported():
     source = "\n".join(open(p).read() for p in modules().values())
-    imported = set(re.findall(r"^\s*(?:from|import) ([A-Za-z_][A-Za-z0-9_]*)", source, re.M))
-    declared = {re.split(r"[<>=!\[ ;]", d)[0].lower() for d in project["dependencies"]}
-    assert declared and not {d for d in declared if d not in imported}
+    return set(re.findall(r"^\s*(?:from|import) ([A-Za-z_][A-Za-z0-9_]*)", source, re.M))
+
+
+def _names(requirements):
+    return {re.split(r"[<>=!\[ ;]", d)[0].lower() for d in requirements}
+
+
+def test_every_runtime_dependency_is_imported():
+    declared = _names(_project()["dependencies"])
+    assert declared and not {d for d in declared if d not in _imported()}
+
+
+def test_every_optional_dependency_is_imported():
+    """An extra (``mozilla``, ``redis``, ``distributed``) declares only what
+    some module imports: manifestparser by selection/mozilla_reader.py."""
+    declared = set().union(*(_names(r) for r in _project()["optional-dependencies"].values()))
+    assert "manifestparser" in declared
+    assert not {d for d in declared if d not in _imported()}
+
+
+def test_no_test_starts_before_its_run_and_no_environment_is_stored(tmp_path):
+    """The same command three times in one objdir: every test_start comes
+    after that run's suite_start (no test is started speculatively), and
+    nothing under the objdir holds the environment."""
+    import json
+    import subprocess
+
+    from conftest import VENV_PYTHON, write_test
+
+    secret = "s3cr3t-%d" % os.getpid()
+    tests = [write_test(tmp_path, "t%d.sh" % i, "echo 1..1\nsleep 0.%d\necho ok 1\n" % i) for i in range(4)]
+    objdir = tmp_path / "obj"
+    env = dict(os.environ, MOZ_OBJDIR=str(objdir), AWS_SECRET_ACCESS_KEY=secret)
+    for n in range(3):
+        raw = tmp_path / ("raw%d.log" % n)
+        proc = subprocess.run([VENV_PYTHON, "-m", "mozparallel", "-j", "2", "--log-raw", str(raw), "-r", "tap"]
+                              + tests, cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        events = [json.loads(line) for line in raw.read_text().splitlines()]
+        suite_start = next(e["time"] for e in events if e["action"] == "suite_start")
+        starts = [e for e in events if e["action"] == "test_start"]
+        assert len(starts) == 4 and all(e["time"] >= suite_start for e in starts)
+    stored = [p for p in objdir.rglob("*") if p.is_file()]
+    assert stored
+    for path in stored:
+        data = path.read_bytes()
+        assert secret.encode() not in data and b"AWS_SECRET_ACCESS_KEY" not in data, path

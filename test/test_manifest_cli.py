@@ -128,7 +128,7 @@ def test_bad_manifests_exit_2_with_one_line(tmp_path):
     }
     for name, (text, message) in cases.items():
         (tmp_path / name).write_text(text)
-        r = paralleltest([name], cwd=tmp_path)
+        r = paralleltest(["--strict-conditions", name], cwd=tmp_path)
         assert r.returncode == 2, (name, r.stdout, r.stderr)
         assert message in r.stderr and len(r.stderr.splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr
     r = paralleltest(["--lenient-conditions", "--allow-missing", "--list", "unknown.ini", "missing.toml"],
@@ -136,3 +136,63 @@ def test_bad_manifests_exit_2_with_one_line(tmp_path):
     assert r.returncode == 0 and "SKIP  nothere.sh  missing: test file does not exist" in r.stdout, r.stderr
     r = paralleltest(["--mozinfo", "novalue", "unknown.ini"], cwd=tmp_path)
     assert r.returncode == 2 and "--mozinfo" in r.stderr
+
+
+def test_unknown_condition_name_is_empty_with_one_warning_unless_strict(tmp_path):
+    write_test(tmp_path, "a.sh", 'echo "1..1"\necho "ok 1"\n')
+    write_test(tmp_path, "b.sh", 'echo "1..1"\necho "ok 1"\n')
+    write_test(tmp_path, "c.sh", 'echo "1..1"\necho "ok 1"\n')
+    (tmp_path / "m.toml").write_text('["a.sh"]\nskip-if = ["nosuchkey == 1"]\n\n["b.sh"]\n'
+                                     'skip-if = ["nosuchkey == 1", "os == \'nosuchos\'"]\n\n'
+                                     '["c.sh"]\nrun-if = [\n  "os == \'x\'",\n  "!othermissing",\n]\n')
+    raw = tmp_path / "raw.log"
+    r = paralleltest(["--log-raw", str(raw), "m.toml"], cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    warnings = [line for line in r.stderr.splitlines() if "warning" in line]
+    # One warning per unknown name (nosuchkey is read twice), each naming the manifest and line.
+    assert warnings == [
+        "paralleltest: warning: m.toml:2: skip-if: unknown name 'nosuchkey' read as \"\" (as Mozilla's "
+        "manifestparser does; set it with --mozinfo nosuchkey=VALUE, or --strict-conditions to make this "
+        "an error)",
+        "paralleltest: warning: m.toml:10: run-if: unknown name 'othermissing' read as \"\" (as Mozilla's "
+        "manifestparser does; set it with --mozinfo othermissing=VALUE, or --strict-conditions to make this "
+        "an error)"], r.stderr
+    ends = ends_by_test(read_raw(raw))
+    assert sorted(ends) == ["a.sh", "b.sh", "c.sh"] and {e["status"] for e in ends.values()} == {"OK"}
+    # The old option is still accepted (it is the default now).
+    r = paralleltest(["--lenient-conditions", "--list", "m.toml"], cwd=tmp_path)
+    assert r.returncode == 0 and "3 tests: 3 would run" in r.stdout, r.stderr
+    r = paralleltest(["--strict-conditions", "m.toml"], cwd=tmp_path)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stderr.startswith("paralleltest: error: m.toml:2: skip-if: unknown name 'nosuchkey' in condition "
+                               "'nosuchkey == 1' (known: "), r.stderr
+    assert len(r.stderr.splitlines()) == 1 and "Traceback" not in r.stderr
+    r = paralleltest(["--strict-conditions", "--lenient-conditions", "m.toml"], cwd=tmp_path)
+    assert r.returncode == 2 and "not allowed with" in r.stderr, r.stderr
+
+
+def test_ini_include_of_a_converted_manifest_reads_the_toml_beside_it(tmp_path):
+    (tmp_path / "sub").mkdir()
+    write_test(tmp_path, "a.sh", 'echo "1..1"\necho "ok 1"\n')
+    write_test(tmp_path / "sub", "b.sh", 'echo "1..1"\necho "ok 1"\n')
+    (tmp_path / "top.ini").write_text("[a.sh]\n\n[include:sub/converted.ini]\ntags = inherited\n")
+    (tmp_path / "sub" / "converted.toml").write_text('["b.sh"]\nskip-if = ["os == \'nosuchos\'"]\n')
+    r = paralleltest(["--list", "top.ini"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        "RUN   a.sh",
+        "RUN   sub/b.sh",
+        "note: top.ini:3 includes sub/converted.ini, which exists only as converted.toml: read that, "
+        "as Mozilla's manifestparser does",
+        "2 tests: 2 would run, 0 would not",
+    ]
+    r = paralleltest(["--list", "--format", "json", "top.ini"], cwd=tmp_path)
+    b = json.loads(r.stdout)["tests"][1]
+    assert (b["group"], b["tags"], len(b["notes"])) == ("sub/converted.toml", ["inherited"], 1)
+    raw = tmp_path / "raw.log"
+    r = paralleltest(["--log-raw", str(raw), "top.ini"], cwd=tmp_path)
+    assert r.returncode == 0 and sorted(ends_by_test(read_raw(raw))) == ["a.sh", "sub/b.sh"], r.stderr
+    # Neither file: still an error naming the include as written.
+    (tmp_path / "sub" / "converted.toml").unlink()
+    r = paralleltest(["top.ini"], cwd=tmp_path)
+    assert r.returncode == 2 and "top.ini:3: included manifest does not exist: sub/converted.ini" in r.stderr

@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 from conftest import PYTHON, SHARED_BENCH, ends_by_test, paralleltest, read_raw
@@ -154,10 +153,8 @@ def test_four_chunks_of_skewed_with_history_merge_into_a_single_run(tmp_path):
                                                                           "CI_NODE_TOTAL": "4"})
         return p, log
 
-    started = time.monotonic()
     with ThreadPoolExecutor(4) as ex:
         chunks = list(ex.map(chunk, range(1, 5)))
-    assert time.monotonic() - started < 20
     for p, _ in chunks:
         assert p.returncode == 0, p.stderr
     logs = [log for _, log in chunks]

@@ -104,22 +104,18 @@ def test_short_test_is_not_sampled(tmp_path):
     assert "cpu_user" in extra and "wall" in extra
 
 
-def test_sampling_cost_per_sample():
-    """One sample of a small tree, measured in-process (reported, bounded)."""
+def test_sampling_a_one_process_tree_in_process():
+    """Each sample of a small tree, taken in-process, counts and sees its
+    memory. (What a sample costs: ``python -m mozparallel.bench.costs``.)"""
     from mozparallel.execution.metrics import TreeMetrics
 
     child = subprocess.Popen([PYTHON, "-S", "-c", "import time; time.sleep(5)"])
     try:
         time.sleep(0.1)
         m = TreeMetrics(child.pid, time.monotonic())
-        n = 200
-        started = time.perf_counter()
-        for _ in range(n):
+        for _ in range(20):
             m.sample()
-        cost = (time.perf_counter() - started) / n
     finally:
         child.kill()
         child.wait()
-    print("one sample of a 1-process tree: %.0f us" % (cost * 1e6))
-    assert m.samples == n and m.peak_rss > 1 * MIB
-    assert cost < 0.005
+    assert m.samples == 20 and m.peak_rss > 1 * MIB

@@ -8,7 +8,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -39,16 +38,14 @@ def test_mixed_failures_all_60_right_and_nothing_left(mixed, tmp_path, marker, j
 def test_tests_really_run_at_once(tmp_path, marker):
     files = [write_test(tmp_path, "t%d.sh" % i, "echo 1..1; sleep 1; echo ok 1\n") for i in range(4)]
     raw = tmp_path / "raw.log"
-    started = time.monotonic()
     proc = paralleltest(["-j", "4", "--log-raw", str(raw), "-r", "tap"] + files, marker=marker)
-    elapsed = time.monotonic() - started
     assert proc.returncode == 0, proc.stderr
     events = read_raw(raw)
     starts = [e["time"] for e in events if e["action"] == "test_start"]
     ends = [e["time"] for e in events if e["action"] == "test_end"]
     assert len(starts) == len(ends) == 4
     assert max(starts) < min(ends)          # all four were running at one moment
-    assert elapsed < 3.5, elapsed
+    # (The wall time: python -m mozparallel.bench.suite_wall --sleepers 4 -j 4.)
     assert wait_gone(marker) == []
 
 
@@ -63,11 +60,9 @@ time.sleep(300)
 """)
     write_test(tmp_path, "fine.sh", "echo 1..1; echo ok 1\n")
     raw = tmp_path / "raw.log"
-    started = time.monotonic()
     proc = paralleltest(["-j", "2", "-t", "1", "--log-raw", str(raw), "-r", "tap",
                          str(tmp_path / "silent.py"), str(tmp_path / "fine.sh")], marker=marker,
                        cwd=str(tmp_path))
-    assert time.monotonic() - started < 10
     assert proc.returncode == 1
     ends = ends_by_test(read_raw(raw))
     assert ends["silent.py"]["status"] == "TIMEOUT"

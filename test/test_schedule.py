@@ -5,17 +5,13 @@ import random
 
 import pytest
 
-from mozparallel.contract import TestSpec
 from mozparallel.schedule import (Figures, ListOrder, LongestFirst, MemoryGate, Shuffled, TestHistory,
                                   expected_makespan, make_policy, parse_policy, plan_run)
 from mozparallel.schedule.history import history_from_results, merge_walls
 from mozparallel.store.records import ResultRecord
+from support import specs
 
 GiB = 2 ** 30
-
-
-def specs(*names):
-    return [TestSpec(id=n, argv=[n], path="/s/" + n) for n in names]
 
 
 def drain(policy, slots=1):

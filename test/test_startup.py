@@ -159,6 +159,7 @@ def test_a_plain_run_imports_only_what_it_needs(tmp_path):
     manifest = tmp_path / "m.toml"
     manifest.write_text('["t.sh"]\n')
     # A new objdir: no history, so chunks by hash.
+    (tmp_path / "new").mkdir()
     proc, modules = _imported(["-r", "tap", "--objdir", str(tmp_path / "new"), "--total-chunks", "2",
                                "--this-chunk", "1", str(manifest)], tmp_path)
     assert proc.returncode == 0, proc.stderr

@@ -91,12 +91,27 @@ def run_subcommand_parsed(name, options, topobjdir=None):
     if topobjdir and "objdir" in options and not options["objdir"]:
         options["objdir"] = topobjdir
     _, main = _subcommand_main(name)
-    return main(args=argparse.Namespace(**options))
+    return _usage_errors(name, main, args=argparse.Namespace(**options))
 
 
 def run_subcommand(name, argv):
     _, main = _subcommand_main(name)
-    return main(argv)
+    return _usage_errors(name, main, argv)
+
+
+def _usage_errors(name, main, *args, **kwargs):
+    """``main(...)``; a UsageError it lets through (a Redis store from
+    $MOZPARALLEL_STORE without its package, say) is one line and exit 2."""
+    from .extras import MissingPackage
+
+    try:
+        return main(*args, **kwargs)
+    except MissingPackage as e:
+        print("paralleltest %s: error: %s" % (name, e), file=sys.stderr)
+        return EXIT_USAGE
+    except UsageError as e:
+        print("paralleltest: error: %s" % e, file=sys.stderr)
+        return EXIT_USAGE
 
 
 def main(argv=None):
@@ -112,10 +127,8 @@ def main(argv=None):
         parser = build_parser()
         try:
             args = parser.parse_args(argv)
-        except OSError as e:  # mozlog opens --log-* files while parsing
-            name = str(e.filename)
-            given = next((a.split("=", 1)[-1] for a in argv if name and name in a), name)
-            print("paralleltest: error: cannot open log file %s: %s" % (given, e.strerror), file=sys.stderr)
+        except OSError as e:  # a file an option opens while parsing (the --log-* ones name theirs)
+            print("paralleltest: error: cannot open %s: %s" % (e.filename, e.strerror or e), file=sys.stderr)
             return EXIT_USAGE
         if not args.tests and not args.history:
             parser.error("no TEST given (a file, a directory or a manifest)")

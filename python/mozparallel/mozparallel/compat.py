@@ -27,11 +27,17 @@ import types
 _ABC_NAMES = ("Iterable", "Mapping", "MutableMapping", "MutableSequence", "Sequence", "Callable")
 
 
-def patch_stdlib():
-    """Restore the pre-3.10 names that PyPI mach and manifestparser use."""
+def patch_collections():
+    """Restore ``collections.Iterable`` & co. (moved to ``collections.abc``):
+    all that PyPI manifestparser 2.1.0 needs (selection/mozilla_reader.py)."""
     for name in _ABC_NAMES:
         if not hasattr(collections, name):
             setattr(collections, name, getattr(collections.abc, name))
+
+
+def patch_stdlib():
+    """Restore the pre-3.10 names that PyPI mach and manifestparser use."""
+    patch_collections()
     if not hasattr(inspect, "getargspec"):
         # mach 1.0.0 only reads ``.args`` of the result.
         inspect.getargspec = inspect.getfullargspec
@@ -78,10 +84,14 @@ def modern_decorators(decorators_module):
         def __init__(self, name, **kwargs):
             for key in MODERN_ONLY_KEYWORDS:
                 kwargs.pop(key, None)
+            if kwargs.get("parser") is not None:
+                kwargs["parser"] = _named_parser(kwargs["parser"], name)
             super().__init__(name, **kwargs)
 
     class ModernSubCommand(old_subcommand):
         def __init__(self, command, subcommand, description=None, parser=None, **kwargs):
+            if parser is not None:
+                parser = _named_parser(parser, command + " " + subcommand)
             super().__init__(command, subcommand, description=description, parser=parser)
 
     mod = types.ModuleType(decorators_module.__name__)
@@ -89,6 +99,18 @@ def modern_decorators(decorators_module):
     mod.Command = ModernCommand
     mod.SubCommand = ModernSubCommand
     return mod
+
+
+def _named_parser(parser, command):
+    """Today's mach dispatcher appends the command to the parser's ``prog``
+    (``mach`` becomes ``mach parallel-test``); mach 1.0.0 does not."""
+
+    def make():
+        made = parser() if callable(parser) else parser
+        made.prog = "%s %s" % (made.prog, command)
+        return made
+
+    return make
 
 
 def adopt_function_commands(module, command_provider, make_context):

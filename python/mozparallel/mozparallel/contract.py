@@ -17,6 +17,7 @@ The rule
     ``is_unexpected(event)``: mozlog's rule, written once.
 """
 
+import os
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -61,6 +62,11 @@ class TestSpec:
     cwd: str | None = None
     env: dict | None = None             # extra environment
     extra: dict = field(default_factory=dict)
+
+    def is_path_arg(self, arg):
+        """Whether ``arg`` of argv is the test file: its absolute path or the
+        path as the user typed it (relative to the invocation directory)."""
+        return self.path is not None and (arg == self.path or os.path.abspath(arg) == self.path)
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,12 @@ exit status 2, never a traceback.
 """
 
 import argparse
+import math
 
 from .errors import EXIT_USAGE, UsageError
 from .reporting.logger import REPORTERS
 
-__all__ = ["EXIT_USAGE", "REPORTERS", "Parser", "UsageError", "build_parser"]
+__all__ = ["EXIT_USAGE", "REPORTERS", "Parser", "UsageError", "build_parser", "objdir_arg"]
 
 
 class Parser(argparse.ArgumentParser):
@@ -30,13 +31,27 @@ class Parser(argparse.ArgumentParser):
 
 
 def positive_float(text):
+    """A finite number >= 0 ("nan", "inf" and negatives are refused)."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError("not a number: %r" % text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError("not a finite number: %r" % text)
     if value < 0:
         raise argparse.ArgumentTypeError("must not be negative: %r" % text)
     return value
+
+
+def seconds_or_none(text):
+    """--timeout/--max-time/--kill-grace S: finite seconds >= 0, where 0
+    means none (no timeout, no limit, no grace: SIGKILL at once)."""
+    return positive_float(text)
+
+
+def failure_count(text):
+    """--max-failures N: a count >= 0, where 0 means no limit (as pytest's --maxfail)."""
+    return _count(text, least=0)
 
 
 def jobs_arg(text):
@@ -69,21 +84,46 @@ def add_run_arguments(parser):
     group.add_argument("-e", "--exec", dest="exec_cmd", default=None, metavar="CMD",
                        help="run CMD FILE for each test; CMD is split like a shell would, never run by one "
                             "(default: execute the file)")
-    group.add_argument("-t", "--timeout", type=positive_float, default=None, metavar="S",
-                       help="kill a test (and its process tree) that prints nothing for S seconds")
-    group.add_argument("--max-time", type=positive_float, default=None, metavar="S",
-                       help="kill a test that runs longer than S seconds, output or not")
-    group.add_argument("--kill-grace", type=positive_float, default=5.0, metavar="S",
-                       help="seconds between SIGTERM and SIGKILL when ending a test (default 5)")
+    group.add_argument("-t", "--timeout", type=seconds_or_none, default=None, metavar="S",
+                       help="kill a test (and its process tree) that prints nothing for S seconds "
+                            "(0: no timeout, the default)")
+    group.add_argument("--max-time", type=seconds_or_none, default=None, metavar="S",
+                       help="kill a test that runs longer than S seconds, output or not (0: no limit, the default)")
+    group.add_argument("--kill-grace", type=seconds_or_none, default=5.0, metavar="S",
+                       help="seconds between SIGTERM and SIGKILL when ending a test (default 5; 0: SIGKILL "
+                            "right after SIGTERM)")
     group.add_argument("--protocol", default="auto", choices=["tap", "tbpl", "mozlog", "auto"],
                        help="what the tests print; 'auto' decides per file from its first lines "
                             "that only one protocol has (default: auto)")
     group.add_argument("--bail", action="store_true",
                        help="stop the whole run at the first 'Bail out!'")
-    group.add_argument("--max-failures", type=int, default=None, metavar="N",
-                       help="stop after N unexpected results")
+    group.add_argument("--max-failures", type=failure_count, default=None, metavar="N",
+                       help="stop after N unexpected results (0: no limit, the default)")
     group.add_argument("--allow-leaks", action="store_true",
                        help="processes left behind by a test are reported and killed but do not fail it")
+    # The harnesses' names (xpcshell's, mochitest's), with their meaning.
+    group.add_argument("--sequential", action="store_true",
+                       help="run all tests one at a time (as xpcshell's --sequential; the same as -j 1)")
+    group.add_argument("--keep-going", action="store_true",
+                       help="a first Ctrl-C ends the tests running now (each an unexpected ERROR) and the "
+                            "run goes on with the rest, as xpcshell's --keep-going; a second Ctrl-C stops it")
+    group.add_argument("--headless", action="store_true",
+                       help="run the tests with MOZ_HEADLESS=1 in their environment (what Firefox and the "
+                            "harnesses read)")
+    group.add_argument("--setenv", action="append", default=[], metavar="NAME=VALUE", type=_setenv,
+                       help="set NAME=VALUE in every test's environment (repeatable; as xpcshell's --setenv)")
+    group.add_argument("--debugger", default=None, metavar="CMD",
+                       help="start each test under CMD (e.g. 'gdb --batch -ex run --args', 'rr record'): "
+                            "CMD [--debugger-args] TESTCOMMAND; implies --sequential and no --timeout")
+    group.add_argument("--debugger-args", default=None, metavar="ARGS",
+                       help="arguments for --debugger, put between it and the test's command")
+
+
+def _setenv(text):
+    name, sep, _ = text.partition("=")
+    if not sep or not name or not name.replace("_", "a").isalnum() or name[0].isdigit():
+        raise argparse.ArgumentTypeError("not NAME=VALUE: %r" % text)
+    return text
 
 
 def add_report_arguments(parser):
@@ -126,6 +166,37 @@ def add_logging_arguments(parser):
     if errorsummary is not None:
         errorsummary.help = ("Error summary: one JSON line per failure, crash or error, as "
                              "Treeherder reads it (provided by mozlog)")
+    # Our opener instead of mozlog's log_file: a missing directory is an
+    # error naming the file (log_file creates it), and any error names the
+    # option and the file (argparse: "argument --log-raw: ...").
+    for action in parser._actions:
+        if action.type is commandline.log_file:
+            action.type = log_file_arg
+
+
+def log_file_arg(name):
+    """``--log-FORMAT FILE``: the file, opened for writing ("-": stdout)."""
+    import os
+
+    from .reporting.logger import open_log_file
+
+    directory = os.path.dirname(os.path.abspath(name)) if name != "-" else "."
+    if not os.path.isdir(directory):
+        raise argparse.ArgumentTypeError("cannot open log file %s: no such directory %s" % (name, directory))
+    try:
+        return open_log_file(name)
+    except OSError as e:
+        raise argparse.ArgumentTypeError("cannot open log file %s: %s" % (name, e.strerror or e))
+
+
+def objdir_arg(text):
+    """``--objdir DIR``: an existing directory (checked before anything runs)."""
+    from .settings import check_objdir
+
+    try:
+        return check_objdir(text, name=None)
+    except UsageError as e:
+        raise argparse.ArgumentTypeError(str(e))
 
 
 def _mozinfo_override(text):
@@ -141,13 +212,22 @@ def _mozinfo_override(text):
 def add_selection_arguments(parser):
     """Which tests of the manifests run here (read by selection/select.py)."""
     group = parser.add_argument_group("Selecting tests")
-    group.add_argument("--objdir", default=None, metavar="DIR",
+    group.add_argument("--objdir", type=objdir_arg, default=None, metavar="DIR",
                        help="build directory whose mozinfo.json gives condition values "
                             "(default: mach's objdir, else $MOZ_OBJDIR)")
     group.add_argument("--mozinfo", action="append", default=[], metavar="KEY=VALUE", type=_mozinfo_override,
                        help="set a value for manifest conditions (true/false/numbers are typed); repeatable")
-    group.add_argument("--lenient-conditions", action="store_true",
-                       help="an unknown name in a condition is \"\" instead of an error")
+    strictness = group.add_mutually_exclusive_group()
+    strictness.add_argument("--strict-conditions", action="store_true",
+                            help="an unknown name in a manifest condition is an error (exit 2) instead of "
+                                 "\"\" with a warning")
+    strictness.add_argument("--lenient-conditions", action="store_true",
+                            help="an unknown name in a condition is \"\", with one warning per name, as "
+                                 "Mozilla's manifestparser reads it (the default; accepted for old command lines)")
+    group.add_argument("--manifest-reader", choices=["own", "mozilla", "auto"], default="auto",
+                       help="who reads .ini/.toml manifests: mozparallel's own reader, Mozilla's "
+                            "manifestparser, or auto: Mozilla's when the importable manifestparser is a "
+                            "gecko checkout's own (under mach in mozilla-central), else our own (default: auto)")
     group.add_argument("--allow-missing", action="store_true",
                        help="a manifest entry whose file does not exist is listed as not run, "
                             "not an error; support-files are not checked")
@@ -164,11 +244,12 @@ def add_selection_arguments(parser):
 
 
 def _store(text):
+    from .extras import MissingPackage
     from .store import check_store_arg
 
     try:
-        return check_store_arg(text)
-    except ValueError as e:
+        return check_store_arg(text, what=None)
+    except (ValueError, MissingPackage) as e:
         raise argparse.ArgumentTypeError(str(e))
 
 
@@ -243,7 +324,8 @@ def add_chunk_arguments(group):
                             "file only, so every chunk plans the same; else by a hash of each test's id)")
     group.add_argument("--this-chunk", type=_chunk_number, default=None, metavar="K",
                        help="run chunk K of --total-chunks (1-based; default from $JOB_COMPLETION_INDEX, "
-                            "$TEST_SHARD_INDEX/$TEST_TOTAL_SHARDS or $CI_NODE_INDEX/$CI_NODE_TOTAL)")
+                            "$TEST_SHARD_INDEX/$TEST_TOTAL_SHARDS or $CI_NODE_INDEX/$CI_NODE_TOTAL, "
+                            "else 1, as the harnesses default)")
 
 
 def add_schedule_arguments(parser):
@@ -291,11 +373,13 @@ def add_flaky_arguments(parser):
 
 
 def _broker(text):
+    from .extras import MissingPackage, require
     from .store.redis_store import check_url
 
     try:
         check_url(text)
-    except ValueError as e:
+        require(None, "distributed")
+    except (ValueError, MissingPackage) as e:
         raise argparse.ArgumentTypeError(str(e))
     return text
 

@@ -14,6 +14,7 @@ from .commands.resume import load_resumed, replay
 from .contract import is_unexpected
 from .errors import EXIT_OK, EXIT_UNEXPECTED, UsageError
 from .events import EventLog
+from .execution.environment import test_environment
 from .execution.pool import Pool
 from .execution.specs import build_specs
 from .flaky import FlakyRounds
@@ -98,7 +99,8 @@ def _run(settings, store, selected, run_info):
         write_listing(sys.stdout, selected, run_info, settings.list_format)
         return EXIT_OK
     selected = [t for t in selected if t.id not in other_chunks]
-    specs, skipped = build_specs(selected, settings.specs.exec_cmd, settings.specs.protocol)
+    specs, skipped = build_specs(selected, settings.specs.exec_cmd, settings.specs.protocol, settings.specs.env,
+                                 settings.specs.wrapper)
     resumed = load_resumed(store, settings.resume)      # --resume: tests done before are not run
     specs = [s for s in specs if s.id not in resumed]
     # (no memory gate with --broker: the tests run on other machines)
@@ -162,7 +164,7 @@ def _run(settings, store, selected, run_info):
     rounds = FlakyRounds(settings.flaky, logger, events, specs, new_pool, record_round)
     # First SIGINT/SIGTERM/SIGHUP: graceful stop; second: at once
     # (interrupt.py). The handlers stay until the logs are closed.
-    interrupts = Interrupts(rounds.stop)
+    interrupts = Interrupts(rounds.stop, rounds.end_running if settings.keep_going else None)
     interrupted = interrupts.received
     interrupts.install()
     started = time.monotonic()
@@ -181,7 +183,7 @@ def _run(settings, store, selected, run_info):
                                 unfinished=unfinished, runnable=len(specs))
         interrupts.restore()
     if interrupted:
-        print(resume_hint(recorder.run_id, bool(recorder.where), unfinished, len(specs)), file=sys.stderr)
+        print(resume_hint(recorder.run_id, recorder.run_recorded, unfinished, len(specs)), file=sys.stderr)
         return interrupts.exit_status
     return EXIT_UNEXPECTED if status.any_unexpected else EXIT_OK
 
@@ -195,8 +197,10 @@ def _pool_factory(settings, run_id, parser_for, pool_options, on_tick):
         make = coordinator_factory(settings.fleet, run_id)
         return lambda events, jobs, on_result: make(
             events, dataclasses.replace(pool_options, jobs=jobs), on_result=on_result, on_tick=on_tick)
+    env = test_environment()    # without the runner's own credentials
     return lambda events, jobs, on_result: Pool(
-        events, parser_for, dataclasses.replace(pool_options, jobs=jobs), on_result=on_result, on_tick=on_tick)
+        events, parser_for, dataclasses.replace(pool_options, jobs=jobs), env=env, on_result=on_result,
+        on_tick=on_tick)
 
 
 __all__ = ["is_unexpected", "run"]

@@ -19,10 +19,29 @@ from dataclasses import dataclass
 from .errors import UsageError
 
 
+def check_objdir(path, name="--objdir"):
+    """``path`` if it is an existing directory, else UsageError naming it
+    (after ``name``, the option or variable that gave it, if any)."""
+    said = "%s %s" % (name, path) if name else path
+    if not os.path.exists(path):
+        raise UsageError("%s: no such directory" % said)
+    if not os.path.isdir(path):
+        raise UsageError("%s: not a directory" % said)
+    return path
+
+
 def objdir_of(options, topobjdir=None):
-    """``--objdir``, else the caller's topobjdir (mach), else $MOZ_OBJDIR."""
-    objdir = options.get("objdir") or topobjdir or os.environ.get("MOZ_OBJDIR") or None
-    return objdir
+    """``--objdir``, else the caller's topobjdir (mach), else $MOZ_OBJDIR;
+    neither of those two may be a file (a missing one is made when the run
+    keeps its state there, as before a first build)."""
+    if options.get("objdir"):
+        return options["objdir"]    # checked up front (options.objdir_arg, run_settings)
+    env = os.environ.get("MOZ_OBJDIR")
+    objdir = topobjdir or env
+    name = "$MOZ_OBJDIR" if objdir == env else "the objdir"
+    if objdir and os.path.exists(objdir) and not os.path.isdir(objdir):
+        raise UsageError("%s %s: not a directory" % (name, objdir))
+    return objdir or None
 
 
 def state_dir_of(options, topobjdir=None):
@@ -76,7 +95,8 @@ def selection_settings(options, topobjdir=None):
         objdir=objdir_of(options, topobjdir),
         mozinfo=tuple(options.get("mozinfo") or ()),
         mozinfo_cache=state_dir_of(options, topobjdir),
-        lenient_conditions=bool(options.get("lenient_conditions")),
+        strict_conditions=bool(options.get("strict_conditions")),
+        manifest_reader=options.get("manifest_reader") or "auto",
         allow_missing=bool(options.get("allow_missing")),
         tags=tuple(options.get("tag") or ()),
         subsuite=options.get("subsuite"),
@@ -84,12 +104,24 @@ def selection_settings(options, topobjdir=None):
     )
 
 
+def _jobs(options):
+    """-j, or 1 for --sequential and --debugger (an explicit -j N > 1 with
+    them is a usage error)."""
+    jobs = options.get("jobs")
+    alone = "--sequential" if options.get("sequential") else "--debugger" if options.get("debugger") else None
+    if alone is None:
+        return jobs
+    if isinstance(jobs, int) and jobs > 1:
+        raise UsageError("%s runs one test at a time; it cannot be combined with -j %d" % (alone, jobs))
+    return 1
+
+
 def schedule_settings(options):
     from .schedule import ScheduleSettings
 
     return ScheduleSettings(
         policy=options.get("schedule") or "history",
-        jobs=options.get("jobs"),
+        jobs=_jobs(options),
         max_memory=options.get("max_memory"),
         total_chunks=options.get("total_chunks"),
         this_chunk=options.get("this_chunk"),
@@ -138,19 +170,34 @@ class SpecSettings:
 
     exec_cmd: str | None = None     # --exec CMD
     protocol: str = "auto"          # --protocol
+    env: tuple = ()                 # (NAME, VALUE) for every test: --headless, --setenv
+    wrapper: str | None = None      # --debugger CMD [--debugger-args ARGS], before each test's command
+
+
+def spec_settings(options):
+    env = [("MOZ_HEADLESS", "1")] if options.get("headless") else []
+    env += [tuple(item.split("=", 1)) for item in options.get("setenv") or ()]
+    wrapper = options.get("debugger")
+    if wrapper and options.get("debugger_args"):
+        wrapper += " " + options["debugger_args"]
+    elif options.get("debugger_args"):
+        raise UsageError("--debugger-args given without --debugger")
+    return SpecSettings(exec_cmd=options.get("exec_cmd"), protocol=options.get("protocol") or "auto",
+                        env=tuple(env), wrapper=wrapper)
 
 
 def execution_settings(options, jobs, log_subtests):
     from .execution.pool import PoolOptions
 
+    debugging = bool(options.get("debugger"))     # a person at the debugger: no silence timeout
     return PoolOptions(
         jobs=jobs,
-        timeout=options.get("timeout"),
-        max_time=options.get("max_time"),
+        timeout=None if debugging else options.get("timeout") or None,     # 0: none (options.py)
+        max_time=None if debugging else options.get("max_time") or None,
         kill_grace=options.get("kill_grace", 5.0),
         log_subtests=log_subtests,
         bail=bool(options.get("bail")),
-        max_failures=options.get("max_failures"),
+        max_failures=options.get("max_failures") or None,
         allow_leaks=bool(options.get("allow_leaks")),
     )
 
@@ -189,16 +236,19 @@ class RunSettings:
     list: bool = False
     list_format: str = "text"
     resume: str | None = None
+    keep_going: bool = False    # a first Ctrl-C ends the running tests only
 
 
 def run_settings(options, topobjdir=None):
     """Every layer's settings for one run. UsageError for a combination
-    that means nothing."""
+    that means nothing, or an --objdir that is not a directory."""
+    if options.get("objdir"):
+        check_objdir(options["objdir"])
     state_dir = state_dir_of(options, topobjdir)
     return RunSettings(
         selection=selection_settings(options, topobjdir),
         schedule=schedule_settings(options),
-        specs=SpecSettings(exec_cmd=options.get("exec_cmd"), protocol=options.get("protocol") or "auto"),
+        specs=spec_settings(options),
         reporting=report_settings(options, state_dir),
         store=store_location(options, topobjdir),
         flaky=flaky_settings(options),
@@ -207,6 +257,7 @@ def run_settings(options, topobjdir=None):
         list=bool(options.get("list")),
         list_format=options.get("format") or "text",
         resume=options.get("resume"),
+        keep_going=bool(options.get("keep_going")),
     )
 
 

@@ -81,7 +81,7 @@ def write_suite(directory, n_tests, toml, chunks=10):
 def time_selection(manifest, repeat):
     from mozparallel.selection import SelectionSettings, select_tests
 
-    options = SelectionSettings(tests=(manifest,), tags=("slow", "dir03"),
+    options = SelectionSettings(tests=(manifest,), tags=("slow", "dir03"), manifest_reader="own",
                                 mozinfo=("debug=true", "asan=false", "tsan=false", "ccov=false"))
     times, result = [], None
     for _ in range(repeat):

@@ -18,18 +18,21 @@ def build_parser(prog="paralleltest cancel"):
 
 
 def main(argv=None, args=None):
-    import redis
-
-    from ..distributed.cancel import UnknownRun, cancel_run
+    from ..extras import MissingPackage, require
     from ..store.redis_store import check_url, describe
 
     if args is None:
         args = build_parser().parse_args(argv)
     try:
         check_url(args.broker)
-    except ValueError as e:
+        require(None, "redis")
+    except (ValueError, MissingPackage) as e:
         print("paralleltest cancel: error: --broker: %s" % e, file=sys.stderr)
         return EXIT_USAGE
+    import redis
+
+    from ..distributed.cancel import UnknownRun, cancel_run
+
     try:
         dropped, running, left = cancel_run(args.broker, args.run_id)
     except UnknownRun:

@@ -139,12 +139,12 @@ def _show_flaky(results, options, where, out):
 
 
 def build_parser(prog="paralleltest history"):
-    from ..options import Parser, positive_count, add_store_location_arguments
+    from ..options import Parser, add_store_location_arguments, objdir_arg, positive_count
 
     parser = Parser(prog=prog, description="What recent runs recorded: slowest, biggest, most CPU, "
                                             "least stable tests, with median and spread.")
     add_store_location_arguments(parser)
-    parser.add_argument("--objdir", default=None, metavar="DIR",
+    parser.add_argument("--objdir", type=objdir_arg, default=None, metavar="DIR",
                         help="where the default store lives (default: $MOZ_OBJDIR, else the current directory)")
     parser.add_argument("--runs", type=positive_count, default=DEFAULT_RUNS, metavar="N",
                         help="look at the newest N runs (default %d)" % DEFAULT_RUNS)

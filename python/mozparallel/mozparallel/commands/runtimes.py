@@ -18,13 +18,13 @@ def export_runtimes(store, command=None, runs=EXPORT_RUNS):
 
 
 def build_parser(prog="paralleltest runtimes"):
-    from ..options import Parser, add_store_location_arguments
+    from ..options import Parser, add_store_location_arguments, objdir_arg
 
     parser = Parser(prog=prog, description="Write the history's test durations as a runtimes JSON "
                                             "({\"path/to/test\": seconds}).")
     parser.add_argument("--export", required=True, metavar="FILE", help="write the JSON here ('-': stdout)")
     add_store_location_arguments(parser)
-    parser.add_argument("--objdir", default=None, metavar="DIR",
+    parser.add_argument("--objdir", type=objdir_arg, default=None, metavar="DIR",
                         help="where the default store lives (default: $MOZ_OBJDIR, else the current directory)")
     parser.add_argument("--command", default=None, metavar="CMD",
                         help="only durations of tests run by CMD ('' = run directly)")

@@ -28,14 +28,15 @@ def build_parser(prog="paralleltest worker"):
 
 
 def main(argv=None, args=None):
-    from ..distributed.worker import start_worker
+    from ..extras import MissingPackage, require
     from ..store.redis_store import check_url
 
     if args is None:
         args = build_parser().parse_args(argv)
     try:
         check_url(args.broker)
-    except ValueError as e:
+        require(None, "distributed")
+    except (ValueError, MissingPackage) as e:
         print("paralleltest worker: error: --broker: %s" % e, file=sys.stderr)
         return EXIT_USAGE
     root = os.path.abspath(args.root or os.getcwd())
@@ -43,6 +44,8 @@ def main(argv=None, args=None):
         print("paralleltest worker: error: --root %s is not a directory" % root, file=sys.stderr)
         return EXIT_USAGE
     jobs = args.jobs if isinstance(args.jobs, int) else (os.cpu_count() or 1)
+    from ..distributed.worker import start_worker
+
     start_worker(args.broker, root, jobs, args.name, args.loglevel)
     return 0
 

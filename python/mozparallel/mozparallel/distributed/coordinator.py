@@ -81,7 +81,7 @@ def payload_of(spec, root, pool_options):
         path = _relative(full, root)
         digest = tree.digest(full)
         for i, arg in enumerate(argv):
-            if arg == spec.path:
+            if spec.is_path_arg(arg):
                 argv[i] = path
                 path_args.append(i)
     return {

@@ -22,6 +22,7 @@ import os
 import time
 
 from ..contract import TestSpec, is_unexpected
+from ..execution.environment import test_environment
 from ..execution.pool import Pool, PoolOptions
 from ..execution.process import start_guardian
 from ..protocols import make_parser
@@ -150,6 +151,7 @@ def run_one(spec, payload, lease):
         PoolOptions(jobs=1, timeout=payload.get("default_timeout"), max_time=payload.get("default_max_time"),
                     kill_grace=grace, log_subtests=log_subtests, allow_leaks=bool(payload.get("allow_leaks")),
                     guarded_prefix=prefix, own_pids=(guardian_pid,) if guardian_pid else ()),
+        env=test_environment(),     # not the worker's broker password
         on_result=results.append, on_tick=lease,
     )
     lease.pool = pool

@@ -17,8 +17,7 @@ import os
 import signal
 import threading
 
-import psutil
-
+from .lazy import psutil
 from .process import TOKEN_VAR, become_subreaper  # noqa: F401 (the pool calls kill.become_subreaper)
 
 _TOKEN_PREFIX = (TOKEN_VAR + "=").encode()
@@ -214,13 +213,19 @@ def reap_adopted(watch, running=()):
 
 
 def cmdline(pid):
+    """The command line of ``pid``; a process that is exiting (or a zombie)
+    has none any more: then its name in brackets, as ps shows it."""
     data = _read("/proc/%d/cmdline" % pid)
     if data is None:
         try:
             return " ".join(psutil.Process(pid).cmdline()) or "?"
         except psutil.Error:
             return "?"
-    return data.replace(b"\0", b" ").decode("utf-8", "replace").strip() or "?"
+    text = data.replace(b"\0", b" ").decode("utf-8", "replace").strip()
+    if not text:
+        comm = _read("/proc/%d/comm" % pid)
+        text = "[%s]" % comm.decode("utf-8", "replace").strip() if comm else "?"
+    return text
 
 
 class Strays:
@@ -244,6 +249,10 @@ class Strays:
             self.by_fd[fd] = [pid, deadline, sig == signal.SIGKILL]
             added.append(fd)
         return added
+
+    def pids(self):
+        """The processes being ended (reported already)."""
+        return {entry[0] for entry in self.by_fd.values()}
 
     def next_deadline(self):
         return min((d for _, d, _ in self.by_fd.values()), default=None)

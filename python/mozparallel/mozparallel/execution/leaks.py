@@ -50,9 +50,15 @@ class Leaks:
         running_tokens = {x.token for x in running.values()}
         my_session = os.getsid(0)
         mine, earlier, dying = [], {}, []
+        ending = self.strays.pids() if self.strays.by_fd else ()
         for pid in adopted:
             if kill.is_zombie(pid):
                 kill.reap(pid)
+                continue
+            if pid in ending:
+                # Reported with the test that left it and being ended: not
+                # this test's (its environment may be unreadable by now, so
+                # it would otherwise fall to whichever test ends next).
                 continue
             if pid in r.killed:
                 dying.append(pid)   # killed with the test and on its way out

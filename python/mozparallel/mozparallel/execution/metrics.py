@@ -14,8 +14,7 @@ The pool decides when to call; this module only measures.
 import os
 from dataclasses import dataclass
 
-import psutil
-
+from .lazy import psutil
 from .process import TOKEN_VAR
 
 # Most tests of a big suite end within a few tens of ms; not sampling them

@@ -112,6 +112,7 @@ class Pool:
         self.unexpected_count = 0
         self.stop_reason = None             # set: start nothing new
         self.stop_hard = False
+        self._end_running = None            # set: end the tests running now, then go on (--keep-going)
         self._held = None                   # a run-sequentially test waiting for quiet
         self._seq = 0
         self._run_token = "%d-%d" % (os.getpid(), int(time.time() * 1000))
@@ -166,10 +167,24 @@ class Pool:
             except OSError:
                 pass
 
+    def end_running(self, reason):
+        """End the tests running now (each an unexpected ERROR, not recorded)
+        and go on with the rest. Safe to call from a signal handler."""
+        self._end_running = reason
+        if self._wakeup_w is not None:
+            try:
+                os.write(self._wakeup_w, b"x")
+            except OSError:
+                pass
+
     # -- the loop ----------------------------------------------------------
     def _loop(self, scheduler):
         select = self.sel.select
         while True:
+            if self._end_running is not None:
+                reason, self._end_running = self._end_running, None
+                for r in list(self.running.values()):
+                    self._begin_kill(r, ENDED_STOPPED, reason)
             if self.stop_reason is not None:
                 self._stop_running()
             else:

@@ -3,6 +3,7 @@ command (``--exec``, or the manifest's ``exec``/``command``, or the file
 itself), the protocol, and the per-test limits and expectations from the
 manifest keys."""
 
+import math
 import os
 import shlex
 
@@ -10,8 +11,24 @@ from ..contract import TestSpec
 from ..errors import UsageError
 
 
-def build_specs(selected, exec_cmd=None, protocol="auto"):
-    """(TestSpecs of the tests that will run, SelectedTests that will not)."""
+def command_path(argv_path):
+    """The test file as the command itself: the path as typed, a bare name
+    with ``./`` (as a shell user types it: else the system would look it up
+    on $PATH)."""
+    return argv_path if os.sep in argv_path else os.curdir + os.sep + argv_path
+
+
+def build_specs(selected, exec_cmd=None, protocol="auto", env=(), wrapper=None):
+    """(TestSpecs of the tests that will run, SelectedTests that will not).
+    ``env``: (NAME, VALUE) pairs for every test; ``wrapper``: a command put
+    in front of every test's (--debugger)."""
+    wrapper_argv = []
+    if wrapper:
+        try:
+            wrapper_argv = shlex.split(wrapper)
+        except ValueError as e:
+            raise UsageError("cannot split --debugger %r: %s" % (wrapper, e))
+    extra_env = dict(env) or None
     exec_argv = None
     if exec_cmd:
         try:
@@ -20,7 +37,7 @@ def build_specs(selected, exec_cmd=None, protocol="auto"):
             raise UsageError("cannot split --exec %r: %s" % (exec_cmd, e))
         if not exec_argv:
             raise UsageError("--exec is empty")
-    specs, skipped = [], []
+    specs, skipped, not_executable = [], [], []
     for t in selected:
         if t.disabled:
             skipped.append(t)
@@ -28,13 +45,15 @@ def build_specs(selected, exec_cmd=None, protocol="auto"):
         keys = t.keys
         command = keys.get("exec") or keys.get("command")
         if command:
-            argv = shlex.split(command) + [t.path]
+            argv = shlex.split(command) + [t.argv_path]
         elif exec_argv:
-            argv = exec_argv + [t.path]
+            argv = exec_argv + [t.argv_path]
         else:
-            argv = [t.path]
+            argv = [command_path(t.argv_path)]
+            if os.path.isfile(t.path) and not os.access(t.path, os.X_OK):
+                not_executable.append(t)
         specs.append(TestSpec(
-            id=t.id, argv=argv, path=t.path, group=t.group,
+            id=t.id, argv=wrapper_argv + argv, path=t.path, group=t.group, env=extra_env,
             protocol=_protocol_key(keys, protocol),
             timeout=_float_key(keys, "timeout"),
             max_time=_float_key(keys, "max-time"),
@@ -43,7 +62,25 @@ def build_specs(selected, exec_cmd=None, protocol="auto"):
             sequential=keys.get("run-sequentially"),
             cwd=os.path.dirname(t.path) if keys.get("cwd") == "here" else None,
         ))
+    if not_executable:
+        raise UsageError(_not_executable(not_executable))
     return specs, skipped
+
+
+# What to suggest for --exec, by the file's extension.
+INTERPRETERS = {".t": "perl", ".pl": "perl", ".js": "node", ".mjs": "node", ".py": "python3", ".sh": "sh",
+                ".bats": "bats", ".rb": "ruby"}
+
+
+def _not_executable(tests):
+    """One line: which files cannot be run as they are, and what to pass."""
+    first = tests[0]
+    name = first.id
+    more = " (and %d more)" % (len(tests) - 1) if len(tests) > 1 else ""
+    interpreter = INTERPRETERS.get(os.path.splitext(first.path)[1])
+    hint = "--exec %s" % interpreter if interpreter else "--exec INTERPRETER"
+    return ("%s%s is not executable and no command runs it: give its interpreter with %s "
+            "(or make it executable, or set exec = ... in its manifest)" % (name, more, hint))
 
 
 def _protocol_key(keys, default):
@@ -67,6 +104,9 @@ def _float_key(keys, name):
     if value in (None, ""):
         return None
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         raise UsageError("manifest key %s = %r is not a number" % (name, value))
+    if not math.isfinite(number) or number < 0:
+        raise UsageError("manifest key %s = %r is not a number of seconds (finite, 0 or more)" % (name, value))
+    return number

@@ -71,6 +71,12 @@ class FlakyRounds:
         if pool is not None:
             pool.stop(reason, hard=hard)
 
+    def end_running(self, reason):
+        """End the tests running now and go on (--keep-going; signal-safe)."""
+        pool = self.current
+        if pool is not None:
+            pool.end_running(reason)
+
     # -- the rounds ----------------------------------------------------------
     def run(self, scheduler, jobs, on_result):
         """The main run (``scheduler``, ``jobs`` at once, each result to

@@ -15,6 +15,8 @@ import re
 import signal
 
 from .base import ExitInfo, Parser, end_event
+from .tap_yaml import indent_of as _indent_of
+from .tap_yaml import yaml_fields
 
 _PLAN = re.compile(r"^1\.\.(\d+)\s*(?:#\s*(.*))?$")
 _POINT = re.compile(r"^(not )?ok\b(?:\s*(\d+))?\s*(.*)$")
@@ -25,8 +27,6 @@ _PRAGMA = re.compile(r"^pragma ([+-])([A-Za-z0-9_-]+)\s*$")
 _SUBTEST = re.compile(r"^# Subtest(?::\s*(.*))?$")
 # The first word after "ok " of every line (a point number, if numbered).
 _OK_NUMBER = re.compile(r"^ok ([^ \n]*)", re.MULTILINE)
-_YAML_KEY = re.compile(r"^([^\s#:'\"-][^:]*):(?:\s+(.*))?$")
-_BLOCK_SCALAR = re.compile(r"^[|>][-+]?\d*$")
 
 
 def split_directive(text):
@@ -119,32 +119,16 @@ class TapParser(Parser):
 
     # -- the hot path ------------------------------------------------------
     def feed(self, line):
-        if line and line[-1] == "\r":
-            line = line[:-1]
-        if self._pending is None and self._subtest is None and line[:3] == "ok " \
-                and "#" not in line and "\\" not in line:
-            # A plain passing point: count it, log nothing (unless asked).
-            rest = line[3:]
-            num = rest.split(" ", 1)[0] if rest else ""
-            self.count += 1
-            self.passed += 1
-            if num.isdigit():
-                if int(num) != self.count:
-                    self._out_of_sequence(int(num))
-                desc = rest[len(num):].strip()
-            else:
-                desc = rest.strip()
-            if self.plans_seen:
-                self.points_after_plan = True
-            if self.log_subtests:
-                return [self._status(_strip_dash(desc) or "#%d" % self.count, "PASS")]
-            return None
-        return self._feed_slow(line)
+        """One line: ``feed_lines`` of one (the one fast path for plain
+        passing points lives there)."""
+        return self.feed_lines((line,)) or None
 
     def feed_lines(self, lines):
-        """``feed`` for a batch, with the plain-pass case inlined: on a
-        chatty test this loop is the runner's hot path (about 1M lines), so
-        state lives in locals and is written back around the slow path."""
+        """The hot path (a chatty test prints about 1M lines): a plain
+        passing point ("ok N - desc", no directive, no escape) is counted
+        and logs nothing unless asked; a batch made only of those is
+        counted at once (``_count_block``). State lives in locals and is
+        written back around the slow path, which takes every other line."""
         if len(lines) > 16 and not self.log_subtests and self._pending is None \
                 and self._subtest is None and self._count_block(lines):
             return []
@@ -176,7 +160,7 @@ class TapParser(Parser):
             self.count = count
             if self.plans_seen and count != self._count_at_plan:
                 self.points_after_plan = True
-            evs = self.feed(line) if line and line[-1] == "\r" else slow(line)
+            evs = slow(line[:-1] if line and line[-1] == "\r" else line)
             count, passed = self.count, self.passed
             plain = self._pending is None and self._subtest is None
             if evs:
@@ -537,50 +521,6 @@ class TapParser(Parser):
         if found:
             return "ERROR", "; ".join(found)
         return "OK", None
-
-
-def yaml_fields(block, indent):
-    """The top-level keys of a TAP YAML block: plain and quoted scalars and
-    block scalars (``|``, ``>``) as strings, anything nested as its text.
-    Enough for the diagnostics producers write; not a YAML parser."""
-    fields, i, n = {}, 0, len(block)
-    while i < n:
-        line = block[i]
-        i += 1
-        if _indent_of(line) != indent:
-            continue
-        m = _YAML_KEY.match(line[indent:].rstrip())
-        if not m:
-            continue
-        key, value = m.group(1).strip(), (m.group(2) or "").strip()
-        nested = []
-        while i < n and (not block[i].strip() or _indent_of(block[i]) > indent):
-            nested.append(block[i])
-            i += 1
-        while nested and not nested[-1].strip():
-            nested.pop()
-        if value and not _BLOCK_SCALAR.match(value):
-            fields[key] = _yaml_scalar(value)
-            continue
-        depth = min((_indent_of(x) for x in nested if x.strip()), default=indent)
-        lines = [x[depth:] for x in nested]
-        if value.startswith(">"):
-            fields[key] = " ".join(x.strip() for x in lines if x.strip())
-        else:
-            fields[key] = "\n".join(lines)
-    return fields
-
-
-def _yaml_scalar(value):
-    if len(value) >= 2 and value[0] == value[-1] == "'":
-        return value[1:-1].replace("''", "'")
-    if len(value) >= 2 and value[0] == value[-1] == '"':
-        return value[1:-1].replace('\\"', '"').replace("\\n", "\n").replace("\\\\", "\\")
-    return value
-
-
-def _indent_of(line):
-    return len(line) - len(line.lstrip(" "))
 
 
 def parse_tap(test, lines, exit=None, **kwargs):

@@ -18,6 +18,7 @@ from mozlog.reader import LogHandler
 
 from ..contract import is_unexpected
 from ..redact import redact_text
+from ..statedir import ensure_private_dir, write_private
 from .outputs import OutputKeeper, status_line
 from .report_page import PAGE
 _DATA_MARK = "/*REPORT_DATA*/null"
@@ -85,8 +86,8 @@ class ReportCollector(LogHandler):
         if wall is None and start is not None and data.get("time") is not None:
             wall = (data["time"] - start) / 1000.0
         elif wall is not None and start is not None and data.get("time") is not None:
-            # The process's real start: a test the head start began is
-            # logged as started only when the runner adopts it.
+            # The process's real start: a test a fleet worker ran is logged
+            # as started when the coordinator hears of it.
             start = min(start, data["time"] - 1000.0 * wall)
         cpu = None
         if extra.get("cpu_user") is not None:
@@ -119,8 +120,8 @@ class ReportCollector(LogHandler):
         suite_start's) did not end on their own;
         ``complete_report``: the last complete run's report, as a link
         relative to this one."""
-        # The run starts at suite_start, or earlier if the head start began
-        # tests before it.
+        # The run starts at suite_start, or earlier if a test's real start
+        # (end - wall) was before it.
         origin = self.suite_time
         starts = [t["start"] for t in self.tests if t["start"] is not None]
         if origin is not None and starts:
@@ -159,9 +160,14 @@ def render(data):
     return page.replace(_DATA_MARK, blob, 1)
 
 
-def write_report(path, data):
-    """Write the page to ``path`` (creating its directory) atomically."""
+def write_report(path, data, private=False):
+    """Write the page to ``path`` (creating its directory) atomically.
+    ``private``: the state directory's report, 0600 in a 0700 directory
+    (statedir.py); else as the umask says (``--report-html FILE``)."""
     directory = os.path.dirname(os.path.abspath(path))
+    if private:
+        ensure_private_dir(directory)
+        return write_private(path, render(data))
     os.makedirs(directory, exist_ok=True)
     tmp = "%s.tmp-%d" % (path, os.getpid())
     with open(tmp, "w", encoding="utf-8") as f:

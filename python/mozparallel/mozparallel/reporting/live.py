@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from mozlog.reader import LogHandler
 
+from .escape import escape_name
 from .eta import format_seconds
 from ..contract import is_unexpected
 from .outputs import OutputKeeper, status_line
@@ -221,11 +222,13 @@ class LiveReporter(LogHandler):
         self._pending.append(text + "\n")
 
     def _name(self, test):
+        """A test's name as printed: relative to the current directory when
+        under it, control characters escaped (escape.py)."""
         if test and os.path.isabs(test):
             rel = os.path.relpath(test, self.cwd)
             if not rel.startswith(".."):
-                return rel
-        return test or ""
+                return escape_name(rel)
+        return escape_name(test or "")
 
     def _paint(self, text, color):
         if not self.color:

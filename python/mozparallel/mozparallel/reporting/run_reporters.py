@@ -94,10 +94,10 @@ class RunReporters:
         which stays. Returns the paths written."""
         history = suite_history(self.store, self.collector)
         written, kept = [], []
-        targets = [os.path.join(self.settings.state_dir, "report.html")]
+        targets = [(os.path.join(self.settings.state_dir, "report.html"), True)]
         if self.settings.report_html:
-            targets.append(self.settings.report_html)
-        for path in targets:
+            targets.append((self.settings.report_html, False))
+        for path, private in targets:
             partial = interrupted_path(path)
             complete = None
             if interrupted and os.path.exists(path):
@@ -109,7 +109,7 @@ class RunReporters:
                                               unfinished=len(unfinished) if interrupted else 0,
                                               runnable=runnable)
             try:
-                written.append(write_report(partial if interrupted else path, data))
+                written.append(write_report(partial if interrupted else path, data, private=private))
                 if not interrupted and os.path.exists(partial):
                     os.unlink(partial)      # an earlier run's, now older than report.html
             except OSError as e:

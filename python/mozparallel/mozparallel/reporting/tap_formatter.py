@@ -7,18 +7,28 @@ expected failures as ``not ok ... # TODO``, skipped files as ``# SKIP``.
 Our own TAP parser reads it back to the same verdicts.
 """
 
+import re
+
 from mozlog.formatters.base import BaseFormatter
 
 from ..contract import is_unexpected
+from .escape import escape_name
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\x80-\x9f]")
+_YAML_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\x1b": "\\e"}
 
 
 def escape(text):
-    return text.replace("\\", "\\\\").replace("#", "\\#").replace("\n", " ")
+    """A description or directive reason: control characters as escapes
+    (escape.py: no forged line, nothing reaches the terminal raw), then
+    TAP's own ``\\`` and ``\\#``."""
+    return escape_name(text).replace("\\", "\\\\").replace("#", "\\#")
 
 
 def _yaml_scalar(value):
-    text = str(value)
-    return '"%s"' % text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    """A YAML double-quoted scalar: every control character escaped."""
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return '"%s"' % _CONTROL.sub(lambda m: _YAML_NAMED.get(m.group(), "\\x%02x" % ord(m.group())), text)
 
 
 class TapFormatter(BaseFormatter):
@@ -72,7 +82,8 @@ class TapFormatter(BaseFormatter):
 
     def log(self, data):
         if data.get("level") in ("ERROR", "CRITICAL"):
-            return "# %s: %s\n" % (data["level"], data["message"].replace("\n", "\n# "))
+            lines = (escape_name(line) for line in data["message"].split("\n"))
+            return "# %s: %s\n" % (data["level"], "\n# ".join(lines))
         return None
 
     def suite_end(self, data):

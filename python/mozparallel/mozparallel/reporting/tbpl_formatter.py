@@ -8,27 +8,18 @@ line of its own; here it is ``a\\nTEST-PASS | b.sh`` on one line. The raw
 log keeps the name as it is.
 """
 
-import re
-
 from mozlog.formatters import TbplFormatter as MozlogTbplFormatter
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+from .escape import escape_name
 
-
-def escape_name(name):
-    """``name`` with every control character written as an escape."""
-    if not isinstance(name, str) or not _CONTROL.search(name):
-        return name
-    name = name.replace("\\", "\\\\")
-    return _CONTROL.sub(lambda m: _NAMED.get(m.group(), "\\x%02x" % ord(m.group())), name)
+__all__ = ["TbplFormatter", "escape_name"]
 
 
 class TbplFormatter(MozlogTbplFormatter):
     def test_end(self, data):
         # "took Nms" from the test's own wall time (test_end's extra): a test
-        # the head start began is logged as started only once the runner
-        # adopts it, so the time since its test_start event is too short.
+        # run by a fleet worker is logged as started when the coordinator
+        # hears of it, so the time since its test_start event can be short.
         wall = (data.get("extra") or {}).get("wall")
         test_id = self.test_id(data["test"])
         if wall is not None and test_id in self.test_start_times and data.get("time") is not None:

@@ -73,7 +73,15 @@ def parse_size(text):
 
 
 def available_memory():
-    """Bytes the machine has available now (psutil), None if unknown."""
+    """Bytes the machine has available now (MemAvailable of /proc/meminfo,
+    what psutil reports, read without importing it), None if unknown."""
+    try:
+        with open("/proc/meminfo", "rb") as f:
+            for line in f:
+                if line.startswith(b"MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         import psutil
         return psutil.virtual_memory().available

@@ -4,9 +4,10 @@ evaluated the way mozilla-central's manifestparser does today.
 A condition value holds one expression per line; the lines are OR-ed. Unlike
 manifestparser 2.1.0 this never silently drops text it cannot read: a single
 ``=``, a stray character or a trailing token is a ``ConditionError``. An
-unknown name is an error unless the evaluator is lenient, in which case it
-is ``""`` (as upstream's non-strict mode). Knows nothing of files: callers
-add the manifest and the line to the message.
+unknown name is ``""``, as upstream does, unless the evaluator is strict,
+where it is an ``UnknownName`` error; ``unknown_names`` says which names a
+value reads that the values lack (for a warning). Knows nothing of files:
+callers add the manifest and the line to the message.
 """
 
 import re
@@ -176,6 +177,7 @@ class Evaluator:
         self.values = values
         self.strict = strict
         self._results = {}
+        self._unknown = {}
 
     def first_true(self, value):
         """The first line of ``value`` that is true, or None (lines are
@@ -196,6 +198,25 @@ class Evaluator:
                 raise
         self._results[value] = hit
         return hit
+
+
+    def unknown_names(self, value):
+        """The names the lines of ``value`` read (every line, also after a
+        true one) that the values lack, in order of appearance."""
+        try:
+            return self._unknown[value]
+        except KeyError:
+            pass
+        names = []
+        for line in condition_lines(value):
+            try:
+                read = Condition(line).names
+            except ConditionError as e:
+                e.condition = line
+                raise
+            names += sorted(n for n in read if n not in self.values and n not in names)
+        self._unknown[value] = names
+        return names
 
 
 def parse(text, strict=True, **values):

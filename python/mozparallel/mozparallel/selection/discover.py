@@ -5,6 +5,14 @@ files and ``.t`` files, recursively, in sorted order), or a manifest
 Every test keeps its manifest group and per-test keys; a test that will not
 run keeps the reason (``disabled``: a condition, "missing: ...", or, set by
 the chunker, "another chunk (3 of 4)") so ``--list`` and the log can say why.
+
+What the test is given (``argv_path``) is the path as the user typed it, as
+prove, xargs and GNU parallel pass it: a relative argument stays relative
+(the test runs from the invocation directory), a file found in a directory
+is the directory as typed joined with the rest, a manifest entry is the
+manifest's path as typed joined with the entry. Tests read ``$0``,
+``__FILE__`` and their own path to find fixtures, so a rewritten path can
+change a verdict. ``path`` stays absolute, ``id`` relative to the root.
 """
 
 import os
@@ -20,22 +28,27 @@ def _is_executable_file(path):
     return os.path.isfile(path) and os.access(path, os.X_OK)
 
 
-def _walk(directory):
+def _walk(directory, typed):
+    """(absolute path, path as typed) of every test file under
+    ``directory`` (absolute), ``typed`` being the directory as typed."""
     found = []
     for dirpath, dirnames, filenames in os.walk(directory):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        rel = os.path.relpath(dirpath, directory)
+        under = typed if rel == os.curdir else os.path.join(typed, rel)
         for name in sorted(filenames):
             if name.startswith("."):
                 continue
             path = os.path.join(dirpath, name)
             if _is_executable_file(path) or (name.endswith(TEST_SUFFIXES) and os.path.isfile(path)):
-                found.append(path)
+                found.append((path, os.path.join(under, name)))
     return found
 
 
 def discover(args, root=None, manifest_reader=None):
     """``SelectedTest`` for every TEST argument, in argument order, each file
-    once. ``manifest_reader(path, root)`` reads a manifest."""
+    once. ``manifest_reader(path, root)`` reads a manifest (``path`` as
+    typed)."""
     root = os.path.abspath(root or os.getcwd())
     tests, seen = [], set()
 
@@ -52,17 +65,17 @@ def discover(args, root=None, manifest_reader=None):
                 from .manifest import ManifestReader
                 from .mozinfo_values import load_values
                 manifest_reader = ManifestReader(load_values())
-            for t in manifest_reader(path, root):
+            for t in manifest_reader(arg, root):
                 add(t)
         elif os.path.isdir(path):
-            files = _walk(path)
+            files = _walk(path, arg)
             if not files:
                 raise InputError("no test files (executable or %s) in directory: %s"
                                  % (" ".join(TEST_SUFFIXES), arg))
-            for f in files:
-                add(SelectedTest(path=f, id=test_id(f, root)))
+            for f, typed in files:
+                add(SelectedTest(path=f, id=test_id(f, root), argv_path=typed))
         elif os.path.isfile(path):
-            add(SelectedTest(path=path, id=test_id(path, root)))
+            add(SelectedTest(path=path, id=test_id(path, root), argv_path=arg))
         elif os.path.lexists(path):
             raise InputError("not a file or directory: %s" % arg)
         else:

@@ -18,6 +18,7 @@ def describe(test):
         "tags": keys.get("tags", "").split(),
         "subsuite": keys.get("subsuite") or None,
         "run-sequentially": keys.get("run-sequentially"),
+        "notes": list(test.notes),
     }
 
 
@@ -34,6 +35,10 @@ def format_text(tests):
             lines.append(("RUN   %-*s  %s" % (width, t.id, ", ".join(notes))).rstrip())
         else:
             lines.append("SKIP  %-*s  %s" % (width, t.id, t.disabled))
+    notes = {}
+    for t in tests:
+        notes.update(dict.fromkeys(t.notes))
+    lines += ["note: %s" % note for note in notes]
     running = sum(1 for t in tests if t.disabled is None)
     lines.append("%d tests: %d would run, %d would not" % (len(tests), running, len(tests) - running))
     return "\n".join(lines) + "\n"

@@ -11,6 +11,7 @@ conditional ``subsuite = name,condition`` are evaluated here.
 
 import glob
 import os
+import sys
 from dataclasses import dataclass
 
 from .conditions import ConditionError, Evaluator, UnknownName
@@ -57,6 +58,8 @@ class ManifestTest:
     line: int               # line of its [section]
     layer: Layer
     missing: bool = False
+    typed: str = ""         # the manifest's path as typed joined with the entry
+    notes: tuple = ()       # how it was found, when not as written (see include)
 
 
 class _TreeReader:
@@ -67,28 +70,32 @@ class _TreeReader:
         self.seen = {}          # test path -> (manifest path, line)
         self.checked = set()    # support-files patterns already found
 
-    def read(self, path, inherited, chain):
+    def read(self, path, typed, inherited, chain, notes=()):
+        """Read the manifest at ``path`` (absolute), which the user's
+        arguments name as ``typed`` (through includes)."""
         try:
             with open(path, encoding="utf-8") as f:
                 text = f.read()
         except (OSError, UnicodeDecodeError) as e:
             raise ManifestError(path, None, "cannot read manifest: %s" % e)
         parsed = READERS[os.path.splitext(path)[1]](path, text)
-        here = os.path.dirname(path)
+        here, typed_here = os.path.dirname(path), os.path.dirname(typed)
         defaults = inherited
         if parsed.default is not None:
             self.check_support_files(parsed, parsed.default, here)
             defaults = inherited.combine(parsed.default, parsed)
         for section in parsed.sections:
             if section.name.startswith(INCLUDE_PREFIX):
-                self.include(parsed, section, defaults, chain + (path,))
+                self.include(parsed, typed, section, defaults, chain + (path,), notes)
                 continue
             self.check_support_files(parsed, section, here)
             layer = defaults.combine(section, parsed)
-            test_path = layer.keys.get("path") or section.name
-            test_path = os.path.join(here, test_path)
+            entry = layer.keys.get("path") or section.name
+            test_path = os.path.join(here, entry)
+            typed_path = os.path.join(typed_here, entry)
             if ".." in test_path:
                 test_path = os.path.normpath(test_path)
+                typed_path = os.path.normpath(typed_path)
             if test_path in self.seen:
                 first_path, first_line = self.seen[test_path]
                 raise ManifestError(path, section.line, "duplicate test entry [%s] (already listed at %s:%d)"
@@ -98,19 +105,32 @@ class _TreeReader:
             if missing and not self.allow_missing:
                 raise ManifestError(path, section.line, "test file does not exist: %s "
                                     "(--allow-missing to list it as not run)" % section.name)
-            self.tests.append(ManifestTest(section.name, test_path, parsed, section.line, layer, missing))
+            self.tests.append(ManifestTest(section.name, test_path, parsed, section.line, layer, missing,
+                                           typed_path, notes))
 
-    def include(self, parsed, section, defaults, chain):
+    def include(self, parsed, typed, section, defaults, chain, notes):
         name = section.name[len(INCLUDE_PREFIX):].strip()
         target = os.path.normpath(os.path.join(os.path.dirname(parsed.path), name))
         if os.path.splitext(target)[1] not in READERS:
             raise ManifestError(parsed.path, section.line, "include of %r: not a .ini or .toml manifest" % name)
         if not os.path.isfile(target):
-            raise ManifestError(parsed.path, section.line, "included manifest does not exist: %s" % name)
+            # mozilla-central converted its .ini manifests to .toml and left
+            # some include lines naming the .ini; Mozilla's reader takes the
+            # .toml beside it.
+            base, ext = os.path.splitext(target)
+            if ext != ".ini" or not os.path.isfile(base + ".toml"):
+                raise ManifestError(parsed.path, section.line, "included manifest does not exist: %s" % name)
+            written, name, target = name, os.path.splitext(name)[0] + ".toml", base + ".toml"
+            notes = notes + ("%s:%d includes %s, which exists only as %s: read that, as Mozilla's "
+                             "manifestparser does" % (display_path(parsed.path), section.line, written,
+                                                      os.path.basename(target)),)
         if target in chain:
             raise ManifestError(parsed.path, section.line, "include cycle: %s includes itself" % name)
         self.check_support_files(parsed, section, os.path.dirname(parsed.path))
-        self.read(target, defaults.combine(section, parsed), chain)
+        typed_target = os.path.join(os.path.dirname(typed), name)
+        if ".." in typed_target:
+            typed_target = os.path.normpath(typed_target)
+        self.read(target, typed_target, defaults.combine(section, parsed), chain, notes)
 
     def check_support_files(self, parsed, section, here):
         value = section.keys.get("support-files")
@@ -135,23 +155,32 @@ class _TreeReader:
 
 def read_tests(path, allow_missing=False):
     """Every test entry of the manifest at ``path`` and its includes, in
-    order, with merged keys; no condition is evaluated yet."""
-    path = os.path.abspath(path)
+    order, with merged keys; no condition is evaluated yet. ``path`` as
+    the user typed it: each test's ``typed`` path starts with it."""
+    typed, path = path, os.path.abspath(path)
     if os.path.splitext(path)[1] not in READERS:
         raise ManifestError(path, None, "not a .ini or .toml manifest")
     reader = _TreeReader(path, allow_missing)
-    reader.read(path, Layer({}, {}), ())
+    reader.read(path, typed, Layer({}, {}), ())
     return reader.tests
+
+
+def _warn(text):
+    print("paralleltest: warning: %s" % text, file=sys.stderr)
 
 
 class ManifestReader:
     """``discover()``'s manifest reader: reads a manifest and evaluates its
-    conditions against ``values`` (mozinfo). ``strict``: an unknown name in
-    a condition is an error."""
+    conditions against ``values`` (mozinfo). An unknown name in a condition
+    is ``""``, as Mozilla's manifestparser reads it, with one ``warn`` per
+    name (naming the manifest and line where it was first seen); ``strict``:
+    it is an error."""
 
-    def __init__(self, values, strict=True, allow_missing=False):
+    def __init__(self, values, strict=False, allow_missing=False, warn=_warn):
         self.evaluator = Evaluator(values, strict)
         self.allow_missing = allow_missing
+        self.warn = warn
+        self.warned = set()
 
     def __call__(self, path, root):
         tests = read_tests(path, self.allow_missing)
@@ -182,14 +211,21 @@ class ManifestReader:
                 raise ManifestError(test.parsed.path, _key_line(test, "expected"),
                                     "expected = %r: not one of %s" % (expected, ", ".join(EXPECTED_VALUES)))
             keys["expected"] = expected.lower()
+        # A test run in its own directory (cwd = here) cannot be given a
+        # path relative to the invocation directory: it gets the absolute one.
+        argv_path = test.path if keys.get("cwd") == "here" else test.typed
         return SelectedTest(path=test.path, id=test_id(test.path, root),
                             group=test_id(test.parsed.path, root), keys=keys,
-                            disabled=reasons[0] if reasons else None, line=test.line)
+                            disabled=reasons[0] if reasons else None, line=test.line, argv_path=argv_path,
+                            notes=test.notes)
 
     def first_true(self, test, key, value=None):
         """The first true line of condition ``key`` (parts from DEFAULT and
         the test, OR-ed), or None. Errors name the manifest and the line."""
         parts = test.layer.sources[key] if value is None else [(value,) + test.layer.sources[key][0][1:]]
+        if not self.evaluator.strict:
+            for text, parsed, line in parts:
+                self.warn_unknown(key, text, parsed, line)
         for text, parsed, line in parts:
             try:
                 hit = self.evaluator.first_true(text)
@@ -199,12 +235,27 @@ class ManifestReader:
                 message = "%s: %s" % (key, e)
                 if isinstance(e, UnknownName):
                     known = ", ".join(sorted(self.evaluator.values))
-                    message += " (known: %s; set it with --mozinfo %s=VALUE, or --lenient-conditions)" \
-                        % (known, e.name)
+                    message += " (known: %s; set it with --mozinfo %s=VALUE, or leave out --strict-conditions " \
+                        "to read it as \"\")" % (known, e.name)
                 raise ManifestError(parsed.path, where, message)
             if hit is not None:
                 return hit
         return None
+
+    def warn_unknown(self, key, text, parsed, line):
+        """One warning for each unknown name not warned about before."""
+        try:
+            names = self.evaluator.unknown_names(text)
+        except ConditionError:
+            return      # evaluating it raises the error, with its line
+        for name in names:
+            if name in self.warned:
+                continue
+            self.warned.add(name)
+            where = parsed.find_line(name, line) if "\n" in text else line
+            self.warn("%s:%d: %s: unknown name %r read as \"\" (as Mozilla's manifestparser does; "
+                      "set it with --mozinfo %s=VALUE, or --strict-conditions to make this an error)"
+                      % (display_path(parsed.path), where, key, name, name))
 
 
 def _lines(value):

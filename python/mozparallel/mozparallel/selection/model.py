@@ -21,6 +21,12 @@ class SelectedTest:
     keys: dict = field(default_factory=dict)   # per-test manifest keys
     disabled: str | None = None     # why it will not run, if it will not
     line: int | None = None         # line of its section in the manifest
+    argv_path: str = ""             # what the test is given: the path as typed
+    notes: tuple = ()               # how a manifest led to it, when not as written
+
+    def __post_init__(self):
+        if not self.argv_path:
+            self.argv_path = self.path
 
 
 def test_id(path, root):
@@ -39,7 +45,8 @@ class SelectionSettings:
     objdir: str | None = None       # whose mozinfo.json gives condition values
     mozinfo: tuple = ()             # --mozinfo KEY=VALUE overrides
     mozinfo_cache: str | None = None  # directory of the live-mozinfo cache (the state dir)
-    lenient_conditions: bool = False
+    strict_conditions: bool = False  # an unknown name in a condition is an error (default: "" and a warning)
+    manifest_reader: str = "auto"   # own, mozilla or auto (selection/mozilla_reader.py)
     allow_missing: bool = False
     tags: tuple = ()
     subsuite: str | None = None

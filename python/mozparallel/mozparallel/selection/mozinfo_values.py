@@ -8,6 +8,7 @@ is added as the processor, as upstream mozinfo does.
 import json
 import os
 
+from ..statedir import create_private
 from .model import InputError
 
 
@@ -115,7 +116,7 @@ def _write_cache(cache_dir, key, values):
             return      # something JSON does not keep as it is: never cache it
         if not os.path.isdir(cache_dir):
             return      # a cache never creates the state directory (--list in a checkout)
-        with open(tmp, "w", encoding="utf-8") as f:
+        with os.fdopen(create_private(tmp), "w", encoding="utf-8") as f:     # 0600, as every state file
             f.write(text)
         os.replace(tmp, path)
     except (OSError, TypeError, ValueError):

@@ -1,5 +1,6 @@
 """One call from a run's selection settings to its tests: mozinfo values,
-manifest reading with conditions, then the command-line filters.
+manifest reading with conditions (our reader, manifest.py, or Mozilla's,
+mozilla_reader.py: ``--manifest-reader``), then the command-line filters.
 
 Chunking (``--this-chunk/--total-chunks``) happens after this, in the
 schedule: a test of another chunk stays in the list with
@@ -18,17 +19,31 @@ def select_tests(settings):
     args = list(settings.tests)
     reader = None
     if any(arg.endswith(MANIFEST_SUFFIXES) for arg in args):
-        # Only a run given a manifest loads the manifest readers (about 2 ms).
-        from .manifest import ManifestReader
-
-        reader = ManifestReader(values, strict=not settings.lenient_conditions,
-                                allow_missing=settings.allow_missing)
+        reader = manifest_reader(settings, values)
     tests = discover(args, manifest_reader=reader)
     filtered = apply_filters(tests, tags=settings.tags, subsuite=settings.subsuite,
                              path_prefixes=settings.path_prefixes)
     if tests and not filtered:
         raise InputError("no test matches the filters (%s)" % _describe_filters(settings))
     return filtered, values
+
+
+def manifest_reader(settings, values):
+    """The reader ``--manifest-reader`` chooses (mozilla_reader.py says how
+    ``auto`` decides). Only a run given a manifest loads a manifest reader
+    (about 2 ms)."""
+    choice = "own"
+    if settings.manifest_reader != "own":
+        from .mozilla_reader import choose_reader
+
+        choice = choose_reader(settings.manifest_reader)
+    if choice == "mozilla":
+        from .mozilla_reader import MozillaManifestReader
+
+        return MozillaManifestReader(values, allow_missing=settings.allow_missing)
+    from .manifest import ManifestReader
+
+    return ManifestReader(values, strict=settings.strict_conditions, allow_missing=settings.allow_missing)
 
 
 def _describe_filters(settings):

@@ -10,6 +10,7 @@ file is ``<dir>/.mozparallel/history.sqlite`` (``<cwd>/.mozparallel/...``).
 import os
 from dataclasses import dataclass
 
+from ..statedir import ensure_private_dir
 from .records import ResultRecord, RunRecord, Store
 from .sqlite_store import FILENAME, SQLiteStore, StoreError
 
@@ -55,13 +56,16 @@ def _is_url(spec):
     return "://" in spec
 
 
-def check_store_arg(text):
-    """Validate ``--store`` (raises ValueError naming the problem)."""
+def check_store_arg(text, what="--store"):
+    """Validate ``--store`` (raises ValueError naming the problem, or
+    ``MissingPackage`` when a URL is given without the redis extra)."""
     if text == NONE or not _is_url(text):
         return text
-    from .redis_store import check_url
+    from ..extras import require
+    from .redis_store import check_url, describe
 
     check_url(text)
+    require(what and "%s %s" % (what, describe(text)), "redis")
     return text
 
 
@@ -70,7 +74,13 @@ def open_store(where, warn=None):
     none``. Raises StoreError."""
     if where.none:
         return None
-    local = SQLiteStore(where.local_path)
+    private = os.path.dirname(where.local_path) == os.path.abspath(where.state_dir)
+    if private:     # the state directory: 0700, its files 0600 (statedir.py)
+        try:
+            ensure_private_dir(where.state_dir)
+        except OSError as e:
+            raise StoreError("cannot open the history store %s: %s" % (where.local_path, e.strerror or e))
+    local = SQLiteStore(where.local_path, private=private)
     if where.url:
         from .mirrored import MirroredStore
         from .redis_store import RedisStore, check_url

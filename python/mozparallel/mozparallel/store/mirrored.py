@@ -7,6 +7,9 @@ whole) is copied to it by the next run that finds it reachable. Reads
 prefer the remote (the shared history) and fall back to the local file.
 """
 
+import dataclasses
+
+from ..redact import redact_argv
 from .sqlite_store import StoreError
 
 
@@ -15,9 +18,15 @@ class MirroredStore:
         self.local = local
         self.remote = remote
         self.warn = warn            # callable(text), called at most once
-        self.description = "%s (and %s)" % (remote.description, local.description)
         self._warned = False
         self._catching_up = []      # run ids copied to the remote this run
+
+    @property
+    def description(self):
+        """Where records go: both stores, or the local one once the remote failed."""
+        if self.remote.error is not None:
+            return self.local.description
+        return "%s (and %s)" % (self.remote.description, self.local.description)
 
     def _check(self):
         if self.remote.error is not None and not self._warned:
@@ -30,6 +39,8 @@ class MirroredStore:
         if self.remote.ping():
             for old in self.local.unsynced_runs(self.remote.description):
                 if old.run_id != run.run_id:
+                    # (A run recorded by an older version may hold its argv in clear.)
+                    old = dataclasses.replace(old, argv=redact_argv(old.argv))
                     self.remote.copy_run(old, self.local.results_of_run(old.run_id))
                     self._catching_up.append(old.run_id)
             self.remote.record_run_start(run)

@@ -4,6 +4,7 @@ outcome at the end. The store is the run's, opened once by run.py and
 closed by it; a follow-up round (flaky/) records through its own Recorder
 on the same store.
 
+The run's command line is stored without its credentials (redact.py).
 A store that fails is reported once through ``warn`` and the run carries
 on without it: history is never a reason for a test run to fail.
 """
@@ -14,6 +15,7 @@ import socket
 import sys
 import time
 
+from ..redact import redact_argv
 from .records import ResultRecord, RunRecord
 from .sqlite_store import StoreError
 
@@ -27,19 +29,20 @@ def new_run_id(now=None):
 
 
 def command_of(spec):
-    """What ran the test, without the test itself ("" = the file was run)."""
+    """What ran the test, without the test itself ("" = the file was run),
+    credentials masked (redact.py: the same command masks the same way,
+    so its history still matches)."""
     argv = list(spec.argv)
-    if spec.path and argv and argv[-1] == spec.path:
+    if argv and spec.is_path_arg(argv[-1]):
         argv.pop()
-    return shlex.join(argv)
+    return shlex.join(redact_argv(argv))
 
 
 def machine():
     """Cores and memory of this machine, for comparing runs across machines."""
     try:
-        import psutil
-        memory = psutil.virtual_memory().total
-    except Exception:   # psutil missing or /proc unreadable: still record the run
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")     # what psutil reports as total
+    except (OSError, ValueError):
         memory = 0
     return {"cores": os.cpu_count() or 0, "memory": memory, "hostname": socket.gethostname()}
 
@@ -54,14 +57,21 @@ class Recorder:
         self.started_wall = time.time()
         self.started = time.monotonic()
         self.recorded = 0
-        self.where = store.description if store is not None else None     # never holds a password
+        self.run_recorded = False       # the run's start is in the store: --resume can carry it on
+
+    @property
+    def where(self):
+        """Where this run is being recorded (never holds a password); None
+        once the store has failed. A remote store that failed at the start
+        (a wrong password) is no longer named: the local file is."""
+        return self.store.description if self.store is not None else None
 
     def start(self, jobs, mozinfo, argv=None):
         info = machine()
         run = RunRecord(run_id=self.run_id, started=self.started_wall, jobs=jobs, mozinfo=dict(mozinfo or {}),
-                        argv=list(sys.argv if argv is None else argv), kind=self.kind,
+                        argv=redact_argv(sys.argv if argv is None else argv), kind=self.kind,
                         parent_run=self.parent_run, **info)
-        self._call("record_run_start", run)
+        self.run_recorded = self._call("record_run_start", run)
 
     def on_result(self, result):
         """One finished test (a contract.TestResult with a complete result)."""

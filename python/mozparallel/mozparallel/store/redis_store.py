@@ -21,26 +21,34 @@ import threading
 import urllib.parse
 from dataclasses import asdict
 
+from ..redact import RUNNER_SECRET_VARS, redact_text
 from .records import (RUN_FIELDS, RunRecord, check_row_fields, median_durations, result_from_dict,
                       result_to_dict)
 from .sqlite_store import LOOKBACK, StoreError
 
 PREFIX = "mozparallel:"
 KEEP_PER_TEST = 200         # run ids kept in each test:<test> set
-PASSWORD_VARS = ("MOZPARALLEL_REDIS_PASSWORD", "REDISCLI_AUTH")
+PASSWORD_VARS = RUNNER_SECRET_VARS      # where the password may come from, in this order
 SCHEMES = ("redis", "rediss")
 
 
 def describe(url):
     """The URL without user or password, for messages."""
-    parts = urllib.parse.urlsplit(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:      # malformed ("redis://[::1"): the text, its password left out
+        return redact_text(url)
     where = parts.netloc.rpartition("@")[2]    # drop user:password
     return "%s://%s%s" % (parts.scheme, where or "localhost", parts.path or "")
 
 
 def check_url(url):
-    """Raise ValueError naming what is wrong with a redis URL."""
-    parts = urllib.parse.urlsplit(url)
+    """Raise ValueError naming what is wrong with a redis URL (and the URL,
+    its password left out)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError as e:
+        raise ValueError("malformed URL %s: %s" % (describe(url), e))
     if parts.scheme not in SCHEMES:
         raise ValueError("not a redis:// or rediss:// URL: %s" % describe(url))
     try:
@@ -67,7 +75,11 @@ class RedisStore:
             from redis.backoff import NoBackoff
             from redis.retry import Retry
         except ImportError:
-            raise StoreError("--store %s needs the redis package (pip install redis)" % describe(url))
+            # Not a store that failed (the run would go on unrecorded) but a
+            # setup to fix: exit 2 with the pip command.
+            from ..extras import MissingPackage, message
+
+            raise MissingPackage(message("--store %s" % describe(url), "redis", "redis"))
         env = os.environ if env is None else env
         self._redis = redis
         self.description = describe(url)

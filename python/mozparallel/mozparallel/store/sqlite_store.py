@@ -11,6 +11,8 @@ import os
 import sqlite3
 import time
 
+from ..statedir import DIR_MODE, create_private, make_private
+
 from .records import (RESULT_FIELDS, RUN_FIELDS, ResultRecord, RunRecord, check_row_fields,
                       median_durations)
 
@@ -47,29 +49,66 @@ class StoreError(Exception):
     """The store cannot be opened or written (the message names it)."""
 
 
+def _busy(error):
+    """Whether a sqlite3 error is another connection holding the file."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is None:        # (Python before 3.11: only the message)
+        return "locked" in str(error) or "busy" in str(error)
+    return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def _reason(error, directory):
+    """The error's words; SQLite says "disk I/O error" where the disk is
+    full, so say that too when it is."""
+    if isinstance(error, sqlite3.Error):
+        try:
+            st = os.statvfs(directory)
+            if st.f_bavail == 0:
+                return "%s (no space left on the device)" % error
+        except OSError:
+            pass
+    return error
+
+
 class SQLiteStore:
-    def __init__(self, path):
+    def __init__(self, path, private=False):
+        """``private``: the file is the state directory's (statedir.py): an
+        existing file and its -wal/-shm are made 0600. A new file is always
+        created 0600 (SQLite gives -wal and -shm the mode of the file)."""
         self.path = path
         self.description = path
         directory = os.path.dirname(os.path.abspath(path))
+        self.db = None
         try:
-            os.makedirs(directory, exist_ok=True)
+            os.makedirs(directory, mode=DIR_MODE, exist_ok=True)
+            if not os.path.exists(path):
+                try:
+                    os.close(create_private(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
+                except FileExistsError:
+                    pass                    # another run made it just now
+            if private:
+                for suffix in ("", "-wal", "-shm"):
+                    make_private(path + suffix)
             self.db = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
             self._setup()
         except (OSError, sqlite3.Error) as e:
-            raise StoreError("cannot open the history store %s: %s" % (path, e))
+            if self.db is not None:
+                self.db.close()
+            raise StoreError("cannot open the history store %s: %s" % (path, _reason(e, directory)))
 
     def _setup(self):
         db = self.db
         # Switching to WAL needs a moment alone with the file; the busy
         # timeout does not cover it, so retry (two runs starting together).
+        # Only "busy" is worth waiting for: a full disk, a read-only file or
+        # an I/O error will not go away by itself (it would stall the run).
         deadline = time.monotonic() + BUSY_TIMEOUT
         while True:
             try:
                 db.execute("PRAGMA journal_mode=WAL")
                 break
-            except sqlite3.OperationalError:
-                if time.monotonic() > deadline:
+            except sqlite3.OperationalError as e:
+                if not _busy(e) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.02)
         db.execute("PRAGMA synchronous=NORMAL")   # durable against a killed process, not power loss

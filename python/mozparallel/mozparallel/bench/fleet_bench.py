@@ -16,8 +16,9 @@ redis-server on loopback, N trivial tests (``echo 1..1; echo ok 1``).
 Rates are tests over the span from the first test_start to the last
 test_end of the raw log (start-up excluded), and over the command's whole
 wall time; coordinator CPU is its rusage. The fit printed at the end is
-what ``paralleltest simulate`` uses: the coordinator's seconds per test
-(1 / the ceiling rate) and a slot's overhead per test in the fleet run.
+what ``paralleltest simulate`` uses: the coordinator's rate (the ceiling),
+the broker's (1 / its CPU per test), a slot's overhead per test in the
+fleet run, and simulate's prediction for that run beside what it took.
 
     python -m mozparallel.bench.fleet_bench [--tests 1000] [--responders 2] [--workers 2] [--celery]
 """
@@ -230,6 +231,7 @@ def fleet(work, n, workers, reporter):
         seconds = result["span"] or wall
         # Slot time not spent inside a test: the fleet's overhead per test.
         result["slot_overhead_ms_per_test"] = round((slots * seconds - sum(walls)) / n * 1000, 2)
+        result["mean_wall"] = round(sum(walls) / max(1, len(walls)), 5)
         return result
     finally:
         import signal
@@ -339,10 +341,20 @@ def main(argv=None):
         print(json.dumps(r))
     by = {r["name"]: r for r in results}
     if "ceiling" in by and by["ceiling"]["tests_per_s_span"]:
-        fit = {"coordinator_s_per_test": round(1.0 / by["ceiling"]["tests_per_s_span"], 6)}
+        fit = {"coordinator_rate": by["ceiling"]["tests_per_s_span"],
+               "broker_rate": round(1000.0 / by["ceiling"]["redis_cpu_ms_per_test"])}
         if "fleet" in by:
-            fit["slot_overhead_s_per_test"] = round(by["fleet"]["slot_overhead_ms_per_test"] / 1000.0, 4)
-        print("fit for paralleltest simulate: " + json.dumps(fit))
+            fleet_run = by["fleet"]
+            fit["overhead"] = round(fleet_run["slot_overhead_ms_per_test"] / 1000.0, 4)
+            # What simulate predicts for the fleet run with these figures, against what it took.
+            from ..commands.simulate import dispatch_seconds, queue_makespan
+
+            walls = {"t%d" % i: fleet_run["mean_wall"] for i in range(args.tests)}
+            fit["fleet_predicted_s"] = round(queue_makespan(
+                sorted(walls), walls, fleet_run["slots"], fit["overhead"],
+                dispatch_seconds(fit["coordinator_rate"], fit["broker_rate"])), 3)
+            fit["fleet_measured_s"] = fleet_run["span"]
+        print("fit for paralleltest simulate (--coordinator-rate, --broker-rate, --overhead): " + json.dumps(fit))
         results.append(dict(name="fit", **fit))
     if args.out:
         with open(args.out, "w") as f:

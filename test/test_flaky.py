@@ -1,4 +1,4 @@
-"""Intermittent failures (flaky/): --rerun-failures, --run-until-failure,
+"""Intermittent failures (flaky/): --retries, --rerun-failures, --run-until-failure,
 --repeat, --verify and ``paralleltest history --flaky``, on real processes.
 
 The flaky fixture (fixtures/flaky/coin.py) fails with probability 0.3, the
@@ -66,14 +66,14 @@ def runs_in(db):
         return c.execute("SELECT run_id, kind, parent_run FROM runs ORDER BY started").fetchall()
 
 
-def test_rerun_failures_tells_intermittent_from_real(tmp_path):
+def test_retries_tell_intermittent_from_real(tmp_path):
     # Fails, fails, then passes: intermittent after two re-runs.
     seed, _ = seed_where(lambda o: o[:3] == [True, True, False], 3)
     flaky, env = flaky_fixture(tmp_path, seed)
     broken = always_failing(tmp_path)
     ok = write_test(tmp_path, "ok.sh", "echo 1..1; echo ok 1\n")
     raw, db = tmp_path / "run.raw", tmp_path / "history.sqlite"
-    proc = paralleltest(["-j", "3", "--rerun-failures", "5", "--log-raw", str(raw), "--store", str(db),
+    proc = paralleltest(["-j", "3", "--retries", "5", "--log-raw", str(raw), "--store", str(db),
                          flaky, broken, ok], env=env)
     assert proc.returncode == 1, proc.stderr          # the real failure fails the run
     events = read_raw(raw)
@@ -121,7 +121,7 @@ def test_rerun_failures_tells_intermittent_from_real(tmp_path):
 def test_only_intermittent_failures_exit_zero(tmp_path):
     seed, _ = seed_where(lambda o: o[:2] == [True, False], 2)
     flaky, env = flaky_fixture(tmp_path, seed)
-    proc = paralleltest(["--rerun-failures", "1", "--store", "none", "-r", "tbpl", flaky], env=env)
+    proc = paralleltest(["--retries", "1", "--store", "none", "-r", "tbpl", flaky], env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "intermittent (passed on another attempt): %s (failed 1 of 2 attempts: ERROR)" % flaky in proc.stdout
     assert "TEST-UNEXPECTED" not in proc.stdout
@@ -135,7 +135,7 @@ def test_mach_view_and_summary_count_each_test_once_with_its_verdict(tmp_path):
     flaky, env = flaky_fixture(tmp_path, seed)
     broken = always_failing(tmp_path)
     good = write_test(tmp_path, "good.sh", "echo 1..1; echo ok 1\n")
-    proc = paralleltest(["--rerun-failures", "2", "--store", "none", flaky, broken, good], env=env,
+    proc = paralleltest(["--retries", "2", "--store", "none", flaky, broken, good], env=env,
                         cwd=str(tmp_path))
     assert proc.returncode == 1, proc.stdout + proc.stderr
     tags = [tuple(map(int, t)) for t in re.findall(r"^\[(\d+)/(\d+)\]", proc.stdout, flags=re.M)]
@@ -145,11 +145,11 @@ def test_mach_view_and_summary_count_each_test_once_with_its_verdict(tmp_path):
     assert "3 tests in" in proc.stdout and "2 passed (1 intermittent), 1 unexpected" in proc.stdout
 
 
-def test_repeat_with_rerun_failures_judges_by_the_repeats(tmp_path):
+def test_repeat_with_retries_judges_by_the_repeats(tmp_path):
     # Fails, passes, fails over three rounds: intermittent without a re-run.
     seed, _ = seed_where(lambda o: o[:3] == [True, False, True], 3)
     flaky, env = flaky_fixture(tmp_path, seed)
-    proc = paralleltest(["--repeat", "2", "--rerun-failures", "3", "--store", "none", "-r", "tbpl", flaky],
+    proc = paralleltest(["--repeat", "2", "--retries", "3", "--store", "none", "-r", "tbpl", flaky],
                         env=env)
     assert proc.returncode == 0, proc.stdout
     assert attempts(env["FLAKY_COUNTER"]) == 3
@@ -160,7 +160,7 @@ def test_repeat_with_rerun_failures_judges_by_the_repeats(tmp_path):
 def test_a_stopped_run_reports_the_failure_it_did_not_rerun(tmp_path):
     broken = always_failing(tmp_path)
     raw = tmp_path / "run.raw"
-    proc = paralleltest(["--rerun-failures", "3", "--max-failures", "1", "--store", "none",
+    proc = paralleltest(["--retries", "3", "--max-failures", "1", "--store", "none",
                          "--log-raw", str(raw), broken])
     assert proc.returncode == 1
     ends = ends_of(read_raw(raw), broken)
@@ -247,8 +247,9 @@ def test_verify_reports_each_mode(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--verify", "--run-until-failure"], "--verify and --run-until-failure cannot be combined"),
-    (["--rerun-failures", "2", "--verify"], "--rerun-failures cannot be combined with --verify"),
-    (["--rerun-failures", "0"], "argument --rerun-failures: must be at least 1: '0'"),
+    (["--retries", "2", "--verify"], "--retries cannot be combined with --verify"),
+    (["--retries", "0"], "argument --retries: must be at least 1: '0'"),
+    (["--rerun-failures", "3"], "argument --rerun-failures: takes no count: it runs the last run's failures"),
     (["--repeat", "x"], "argument --repeat: not a count: 'x'"),
 ])
 def test_bad_combinations_are_usage_errors(tmp_path, args, message):
@@ -256,3 +257,25 @@ def test_bad_combinations_are_usage_errors(tmp_path, args, message):
     proc = paralleltest(args + ["--store", "none", ok])
     assert proc.returncode == 2
     assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_rerun_failures_runs_only_the_last_runs_failures(tmp_path):
+    """xpcshell's --rerun-failures: the tests that failed in the last
+    recorded run of these tests, nothing else; a TEST right after the flag
+    is still a TEST."""
+    good = write_test(tmp_path, "a_good.sh", "echo 1..1; echo ok 1\n")
+    bad = write_test(tmp_path, "b_bad.sh", "echo 1..1; test -e fixed && echo ok 1 || echo not ok 1\n")
+    objdir = tmp_path / "obj"
+    objdir.mkdir()
+    first = paralleltest(["--objdir", str(objdir), "-r", "tap", good, bad], cwd=str(tmp_path))
+    assert first.returncode == 1
+    (tmp_path / "fixed").write_text("")
+    raw = tmp_path / "raw.log"
+    again = paralleltest(["--objdir", str(objdir), "--rerun-failures", good, bad, "--log-raw", str(raw), "-r", "tap"],
+                         cwd=str(tmp_path))
+    assert again.returncode == 0, again.stdout + again.stderr
+    ran = [e["test"] for e in read_raw(raw) if e["action"] == "test_end"]
+    assert ran == ["b_bad.sh"]
+    assert "1 test(s) had an unexpected result in run" in again.stderr
+    none = paralleltest(["--store", "none", "--rerun-failures", good], cwd=str(tmp_path))
+    assert none.returncode == 2 and "needs the history" in none.stderr

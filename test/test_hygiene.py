@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from mozparallel.execution import kill
 from conftest import (PYTHON, VENV_PYTHON, ends_by_test, paralleltest, read_raw, wait_gone,
                       write_python_test, write_test)
 
@@ -78,7 +79,7 @@ def test_a_leak_being_ended_is_not_blamed_on_the_next_test(tmp_path, marker):
     write_test(tmp_path, "leaker.sh", '(trap "" TERM; exec env -i MOZPARALLEL_TEST_MARKER="$MOZPARALLEL_TEST_MARKER" '
                                       '/bin/sleep 314) >/dev/null 2>&1 &\necho 1..1; echo ok 1\n')
     write_test(tmp_path, "after.sh", "sleep 0.5; echo 1..1; echo ok 1\n")
-    proc, events, _ = run(tmp_path, marker, ["-j", "1", "--schedule", "list", "--kill-grace", "3"],
+    proc, events = run(tmp_path, marker, ["-j", "1", "--schedule", "list", "--kill-grace", "3"],
                           ["leaker.sh", "after.sh"])
     ends = ends_by_test(events)
     assert ends["leaker.sh"]["status"] == "ERROR" and "left 1 process(es) running" in ends["leaker.sh"]["message"]
@@ -283,3 +284,34 @@ def test_sigkilled_runner_leaves_finished_results_and_no_process(tmp_path, marke
     assert not any(e["action"] == "suite_end" for e in events)
     # The guardian ended the slow tests (SIGTERM ignored: SIGKILL after 1 s).
     assert wait_gone(marker, 10) == []
+
+
+def test_a_daemon_still_exiting_when_its_test_ends_is_not_a_leak(tmp_path):
+    """GLib's installed ``actions`` test stops the dbus-daemon it started at
+    its teardown; the daemon is sometimes still exiting (its memory gone,
+    /proc/PID/cmdline empty) when the test's main process exits. That is
+    not a leak (it was 3 runs in 10 before kill.is_exiting)."""
+    import subprocess
+
+    actions = "/usr/libexec/installed-tests/glib/actions"
+    assert os.path.exists(actions), "libglib2.0-tests (tools/install-system-deps.sh)"
+    for _ in range(5):
+        proc = paralleltest(["--store", "none", "-r", "tap", actions], cwd=str(tmp_path))
+        assert proc.returncode == 0 and "leaked" not in proc.stderr + proc.stdout, proc.stdout + proc.stderr
+    zombie = subprocess.Popen(["true"])
+    while not kill.is_zombie(zombie.pid):
+        time.sleep(0.01)
+    assert kill.is_exiting(zombie.pid) and not kill.is_exiting(os.getpid())
+    zombie.wait()
+
+
+def test_a_file_name_that_is_not_utf8_is_one_line(tmp_path):
+    d = tmp_path / "d"
+    d.mkdir()
+    bad = os.path.join(os.fsencode(str(d)), b"bad\xff.sh")
+    with open(bad, "w") as f:
+        f.write("#!/bin/sh\necho 1..1\necho ok 1\n")
+    os.chmod(bad, 0o755)
+    proc = paralleltest(["d"], cwd=str(tmp_path))
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert "not valid UTF-8" in proc.stderr and "bad\\xff.sh" in proc.stderr

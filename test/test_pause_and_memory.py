@@ -70,3 +70,22 @@ sys.stdout.write("\\nok 1\\n")
     print("runner peak RSS while a test wrote 300 MB without a newline: %.1f MB" % (peak / 1e6))
     assert proc.returncode == 0, out + err
     assert 0 < peak < 100e6
+
+
+def test_max_time_does_not_judge_tests_that_exited_while_the_runner_was_paused(tmp_path):
+    """Four 1.5 s tests, --max-time 7, the runner stopped from 1 s to 10 s:
+    they exited in time, so they pass."""
+    tests = [write_test(tmp_path, "t%d.sh" % i, "sleep 1.5\necho 1..1\necho ok 1\n") for i in range(4)]
+    raw = tmp_path / "raw.log"
+    env = dict(os.environ, MOZ_OBJDIR=str(tmp_path / "obj"))
+    proc = subprocess.Popen([VENV_PYTHON, "-m", "mozparallel", "-j", "4", "--max-time", "7", "--log-raw", str(raw),
+                             "-r", "tap"] + tests, cwd=str(tmp_path), env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    os.kill(proc.pid, signal.SIGSTOP)
+    time.sleep(9.0)
+    os.kill(proc.pid, signal.SIGCONT)
+    out, err = proc.communicate(timeout=60)
+    ends = ends_by_test(read_raw(raw))
+    assert [ends["t%d.sh" % i]["status"] for i in range(4)] == ["OK"] * 4, ends
+    assert proc.returncode == 0, err

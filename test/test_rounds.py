@@ -67,8 +67,8 @@ def test_no_flaky_option_is_one_round_through_one_pool():
     assert h.rounds.intermittent_ids() == []
 
 
-def test_rerun_failures_tells_intermittent_from_real():
-    h = Harness(script={"a": ["ERROR", "OK"], "b": ["ERROR"]}, rerun_failures=2).run()
+def test_retries_tells_intermittent_from_real():
+    h = Harness(script={"a": ["ERROR", "OK"], "b": ["ERROR"]}, retries=2).run()
     # The main run, then the failures alone: a passes its first re-run, b never does.
     assert h.pools.ran() == [["a", "b", "c"], ["a", "b"], ["b"]]
     assert [p.jobs for p in h.pools.pools] == [JOBS, 1, 1]
@@ -92,8 +92,8 @@ def test_rerun_failures_tells_intermittent_from_real():
     assert b_last["expected"] == "OK" and b_last["extra"]["rerun"]["verdict"] == "failed every attempt"
 
 
-def test_rerun_failures_with_nothing_failing_runs_nothing_more():
-    h = Harness(rerun_failures=3).run()
+def test_retries_with_nothing_failing_runs_nothing_more():
+    h = Harness(retries=3).run()
     assert len(h.pools.pools) == 1 and h.follow_ups() == []
     assert h.lines() == []
 
@@ -171,7 +171,7 @@ def test_stop_during_a_repeat_ends_that_round_and_starts_no_other():
 
 def test_stop_in_the_main_run_reports_failures_it_did_not_rerun():
     h = None
-    h = Harness(script={"a": ["ERROR"]}, during=stop_at(lambda: h, 0, "b"), rerun_failures=2)
+    h = Harness(script={"a": ["ERROR"]}, during=stop_at(lambda: h, 0, "b"), retries=2)
     h.run()
     assert h.pools.ran() == [["a", "b"]] and h.follow_ups() == []
     assert h.rounds.main_stop_reason == "interrupted by SIGINT"
@@ -195,7 +195,7 @@ def test_stop_before_the_run_starts_no_test():
 
 
 def test_a_failing_store_warns_once_and_the_rounds_go_on():
-    h = Harness(script={"a": ["ERROR", "ERROR", "OK"]}, rerun_failures=2)
+    h = Harness(script={"a": ["ERROR", "ERROR", "OK"]}, retries=2)
     h.store.fail_on.add("record_result")
     h.run()
     assert h.pools.ran() == [["a", "b", "c"], ["a"], ["a"]]

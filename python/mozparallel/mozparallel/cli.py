@@ -130,7 +130,7 @@ def main(argv=None):
         except OSError as e:  # a file an option opens while parsing (the --log-* ones name theirs)
             print("paralleltest: error: cannot open %s: %s" % (e.filename, e.strerror or e), file=sys.stderr)
             return EXIT_USAGE
-        if not args.tests and not args.history:
+        if not args.tests and not args.history and not isinstance(args.rerun_failures, str):
             parser.error("no TEST given (a file, a directory or a manifest)")
         return run_from_args(args, topobjdir=os.environ.get("MOZ_OBJDIR"))
     except KeyboardInterrupt:

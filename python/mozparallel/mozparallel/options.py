@@ -354,13 +354,27 @@ def positive_count(text):
     return _count(text, least=1)
 
 
+def _no_count(text):
+    """--rerun-failures takes no value: xpcshell's flag. A count is what
+    --retries takes; anything else was a TEST that followed it."""
+    if text.isdigit():
+        raise argparse.ArgumentTypeError(
+            "takes no count: it runs the last run's failures, as xpcshell's --rerun-failures does; "
+            "to retry failing tests %s time(s) within this run, use --retries %s" % (text, text))
+    return text
+
+
 def add_flaky_arguments(parser):
     """Intermittent failures: re-runs, repeats, verify (read by flaky/rounds.py)."""
     group = parser.add_argument_group("Intermittent failures")
-    group.add_argument("--rerun-failures", type=positive_count, default=0, metavar="N",
+    group.add_argument("--retries", type=positive_count, default=0, metavar="N",
                        help="after the run, run each test with an unexpected result again, one at a time, "
-                            "up to N times: passing on a re-run makes it intermittent, failing every "
+                            "up to N times: passing on a retry makes it intermittent, failing every "
                             "time a real failure")
+    group.add_argument("--rerun-failures", nargs="?", const=True, default=False, type=_no_count,
+                       metavar="", help="run only the tests that had an unexpected result in the last "
+                                        "recorded run of these tests (xpcshell's --rerun-failures); to "
+                                        "retry failures within this run, use --retries N")
     group.add_argument("--repeat", type=_count, default=None, metavar="N",
                        help="run every test N more times (with --run-until-failure: at most N runs, "
                             "default 30; with --verify: N runs in each mode, default 10)")

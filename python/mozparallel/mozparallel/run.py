@@ -89,7 +89,25 @@ def run(options, topobjdir=None):
                 pass
 
 
+def _last_failures(settings, store, selected):
+    """--rerun-failures: the selected tests that failed in the last recorded
+    run of them, others dropped; UsageError when there is nothing to say it."""
+    from .store.queries import last_failures
+
+    if store is None:
+        raise UsageError("--rerun-failures needs the history (not --store none)")
+    run_id, failed = last_failures(store, [t.id for t in selected if not t.disabled])
+    if run_id is None:
+        raise UsageError("--rerun-failures: no recorded run of these tests")
+    kept = [t for t in selected if t.id in failed]
+    _warn("--rerun-failures: %d test(s) had an unexpected result in run %s%s" % (
+        len(kept), run_id, "" if kept else "; nothing to run"))
+    return kept
+
+
 def _run(settings, store, selected, run_info):
+    if settings.rerun_failures:
+        selected = _last_failures(settings, store, selected)
     sched = settings.schedule
     history = load_history(store, [t.id for t in selected if not t.disabled], runtimes=sched.runtimes,
                            warn=_warn, tests=selected)

@@ -87,11 +87,21 @@ class open_history_store:
                 pass
 
 
+def _tests(options):
+    """TEST arguments, with one that ``--rerun-failures`` (a flag with an
+    optional value, see options._no_count) took as its value."""
+    tests = tuple(options.get("tests") or ())
+    rerun = options.get("rerun_failures")
+    if isinstance(rerun, str):
+        tests = (rerun,) + tests
+    return tests
+
+
 def selection_settings(options, topobjdir=None):
     from .selection import SelectionSettings
 
     return SelectionSettings(
-        tests=tuple(options.get("tests") or ()),
+        tests=_tests(options),
         objdir=objdir_of(options, topobjdir),
         mozinfo=tuple(options.get("mozinfo") or ()),
         mozinfo_cache=state_dir_of(options, topobjdir),
@@ -205,7 +215,7 @@ def execution_settings(options, jobs, log_subtests):
 def flaky_settings(options):
     from .flaky import FlakySettings
 
-    return FlakySettings(rerun_failures=options.get("rerun_failures") or 0, repeat=options.get("repeat"),
+    return FlakySettings(retries=options.get("retries") or 0, repeat=options.get("repeat"),
                          run_until_failure=bool(options.get("run_until_failure")),
                          verify=bool(options.get("verify"))).checked()
 
@@ -237,6 +247,7 @@ class RunSettings:
     list_format: str = "text"
     resume: str | None = None
     keep_going: bool = False    # a first Ctrl-C ends the running tests only
+    rerun_failures: bool = False  # only the last recorded run's failures (xpcshell's --rerun-failures)
 
 
 def run_settings(options, topobjdir=None):
@@ -258,6 +269,7 @@ def run_settings(options, topobjdir=None):
         list_format=options.get("format") or "text",
         resume=options.get("resume"),
         keep_going=bool(options.get("keep_going")),
+        rerun_failures=bool(options.get("rerun_failures")),
     )
 
 

@@ -212,6 +212,14 @@ def reap_adopted(watch, running=()):
             reap(pid)
 
 
+def is_exiting(pid):
+    """Whether ``pid`` is on its way out: its memory is gone (an empty
+    /proc/PID/cmdline; our children are never kernel threads), as when a
+    daemon the test stopped at its teardown is still exiting."""
+    data = _read("/proc/%d/cmdline" % pid)
+    return data is not None and not data
+
+
 def cmdline(pid):
     """The command line of ``pid``; a process that is exiting (or a zombie)
     has none any more: then its name in brackets, as ps shows it."""

@@ -364,14 +364,12 @@ class Pool:
                 d = r.stage_deadline
             else:
                 timeout, max_time = self._limits(r)
-                d = None
-                if timeout:
-                    d = r.last_output + timeout
-                if max_time:
-                    d2 = r.started + max_time
-                    d = d2 if d is None else min(d, d2)
-                if r.exited_at is not None:
+                d = r.last_output + timeout if timeout else None
+                if r.exited_at is not None:     # what it left is waited for, not its run time
                     d2 = r.exited_at + max(EXIT_LINGER, timeout or 0)
+                    d = d2 if d is None else min(d, d2)
+                elif max_time:
+                    d2 = r.started + max_time
                     d = d2 if d is None else min(d, d2)
             if d is not None and (soonest is None or d < soonest):
                 soonest = d
@@ -393,11 +391,16 @@ class Pool:
             timeout, max_time = self._limits(r)
             if timeout and now - r.last_output >= timeout:
                 self._begin_kill(r, ENDED_TIMEOUT, "no output for %gs; killed with its process tree" % timeout)
+            elif r.exited_at is not None:
+                # Its main process has exited, in time: --max-time judges a
+                # test while it runs (what arrived while the runner itself
+                # was paused is read before this). What it left holding its
+                # output gets EXIT_LINGER.
+                if now - r.exited_at >= max(EXIT_LINGER, timeout or 0):
+                    self._begin_kill(r, ENDED_LEAK, "exited, but processes it left kept its output open for %gs"
+                                     % max(EXIT_LINGER, timeout or 0))
             elif max_time and now - r.started >= max_time:
                 self._begin_kill(r, ENDED_TIMEOUT, "ran longer than --max-time %gs; killed with its process tree" % max_time)
-            elif r.exited_at is not None and now - r.exited_at >= max(EXIT_LINGER, timeout or 0):
-                self._begin_kill(r, ENDED_LEAK, "exited, but processes it left kept its output open for %gs"
-                                 % max(EXIT_LINGER, timeout or 0))
         if self.leaks.strays.by_fd:
             for fd in self.leaks.strays.due(now, KILL_SETTLE):
                 self.sel.unregister(fd)

@@ -37,7 +37,7 @@ def failed(result):
 def flaky_tests(results):
     """Tests among ``results`` (oldest run first) that both failed and
     passed, most often failing first. Every recorded result counts, re-runs
-    (``--rerun-failures``) included: each is a run of the test like any
+    (``--retries``) included: each is a run of the test like any
     other."""
     by_test = {}
     for r in results:

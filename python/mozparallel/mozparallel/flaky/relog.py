@@ -1,4 +1,4 @@
-"""How re-run attempts appear in the log (--rerun-failures). Wraps the run's
+"""How re-run attempts appear in the log (--retries). Wraps the run's
 EventLog; never touches a process.
 
 An attempt that will be run again is logged the way xpcshell logs a test
@@ -89,7 +89,7 @@ class RerunLog:
         default = "OK" if ev["action"] == "test_end" else "PASS"
         out = _with_extra(ev, "rerun", {
             "expected": ev.get("expected", default),
-            "note": "failed; judged by the re-runs or repeats that follow (--rerun-failures)"})
+            "note": "failed; judged by the re-runs or repeats that follow (--retries)"})
         out["expected"] = ev["status"]
         return out
 

@@ -1,5 +1,5 @@
 """The rounds of one run that tell intermittent failures from real ones:
---repeat, --run-until-failure, --verify and --rerun-failures (failures run
+--repeat, --run-until-failure, --verify and --retries (failures run
 again alone after the main run). Each round runs its tests once through a
 fresh pool from the run's pool factory (the same kind as the main run's:
 local, or the fleet's coordinator) and is recorded as a run of its own
@@ -60,7 +60,7 @@ class FlakyRounds:
         self.main_stop_reason = None
         self.jobs = 1
         # Re-run attempts are logged as xpcshell logs them (relog.py).
-        self.relog = RerunLog(events) if settings.rerun_failures else None
+        self.relog = RerunLog(events) if settings.retries else None
         self.events = self.relog or events
 
     def stop(self, reason, hard=False):
@@ -94,8 +94,8 @@ class FlakyRounds:
             if not self._go_on() or (s.run_until_failure and self.rounds[-1].any_unexpected):
                 break
             self._round("verify-load" if s.verify else "repeat", "run %d" % k, self.specs, jobs)
-        if s.rerun_failures:
-            self._rerun_failures()
+        if s.retries:
+            self._retry_failures()
         self._report()
 
     def _go_on(self):
@@ -145,8 +145,8 @@ class FlakyRounds:
             self.current = None
             rnd.stopped = pool.stop_reason or self.stop_reason
 
-    def _rerun_failures(self):
-        n = self.settings.rerun_failures
+    def _retry_failures(self):
+        n = self.settings.retries
         main_rounds = verdicts.kind_rounds(self.rounds, "", "repeat")
         failing = [s for s in self.specs
                    if any(r.outcomes.get(s.id) and r.outcomes[s.id].unexpected for r in main_rounds)
@@ -182,8 +182,8 @@ class FlakyRounds:
 
     def intermittent_ids(self):
         """Tests whose main-run failure was followed by a passing re-run
-        (--rerun-failures): not unexpected in the end."""
-        if not self.settings.rerun_failures:
+        (--retries): not unexpected in the end."""
+        if not self.settings.retries:
             return []
         return verdicts.intermittent_ids(self.rounds, self.specs)
 
@@ -197,7 +197,7 @@ class FlakyRounds:
             lines = verdicts.repeat_lines(self.rounds, self.specs, s.repeat)
         else:
             lines = []
-        if s.rerun_failures:
-            lines += verdicts.rerun_lines(self.rounds, self.specs, s.rerun_failures, self._stopped())
+        if s.retries:
+            lines += verdicts.rerun_lines(self.rounds, self.specs, s.retries, self._stopped())
         for line in lines:
             self.logger.info(line)

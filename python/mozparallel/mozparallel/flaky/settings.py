@@ -1,4 +1,4 @@
-"""What the flaky rounds read of a run's options: --rerun-failures,
+"""What the flaky rounds read of a run's options: --retries,
 --repeat, --run-until-failure, --verify."""
 
 from dataclasses import dataclass
@@ -12,14 +12,14 @@ VERIFY_RUNS = 10
 
 @dataclass(frozen=True)
 class FlakySettings:
-    rerun_failures: int = 0         # re-runs of a failing test, after the main run
+    retries: int = 0                # --retries N: re-runs of a failing test, after the main run
     repeat: int | None = None
     run_until_failure: bool = False
     verify: bool = False
 
     @property
     def active(self):
-        return bool(self.rerun_failures or self.repeat or self.run_until_failure or self.verify)
+        return bool(self.retries or self.repeat or self.run_until_failure or self.verify)
 
     @property
     def runs(self):
@@ -34,8 +34,8 @@ class FlakySettings:
         """Itself; UsageError for a combination that means nothing."""
         if self.verify and self.run_until_failure:
             raise UsageError("--verify and --run-until-failure cannot be combined")
-        if self.rerun_failures and (self.verify or self.run_until_failure):
-            raise UsageError("--rerun-failures cannot be combined with %s (it wants to see every failure)"
+        if self.retries and (self.verify or self.run_until_failure):
+            raise UsageError("--retries cannot be combined with %s (it wants to see every failure)"
                              % ("--verify" if self.verify else "--run-until-failure"))
         if self.repeat == 0 and (self.verify or self.run_until_failure):
             raise UsageError("--repeat 0 leaves %s nothing to run" %

@@ -13,7 +13,7 @@ def kind_rounds(rounds, *kinds):
 
 def intermittent_ids(rounds, specs):
     """Tests whose main-run failure was followed by a passing re-run
-    (--rerun-failures): not unexpected in the end."""
+    (--retries): not unexpected in the end."""
     out = []
     for spec in specs:
         outcomes = history_of(rounds, spec.id, ("", "repeat", "retry"))
@@ -36,7 +36,7 @@ def rerun_lines(rounds, specs, n, stopped):
         (intermittent if len(failed) < len(outcomes) else real).append(note)
     if not intermittent and not real:
         return []
-    lines = ["mozparallel: --rerun-failures %d: %d test(s) failed and were re-run one at a time"
+    lines = ["mozparallel: --retries %d: %d test(s) failed and were re-run one at a time"
              % (n, len(retried))]
     if stopped:
         lines[0] += " (the run stopped early, %s: the verdicts below are incomplete)" % stopped

@@ -113,7 +113,7 @@ class LiveReporter(LogHandler):
         wall = extra.get("wall")
         if wall is None and start is not None and status != "SKIP":
             wall = self.clock() - start
-        # A re-run attempt (--rerun-failures; flaky/relog.py marks them) of a
+        # A re-run attempt (--retries; flaky/relog.py marks them) of a
         # test counted once already: counted in its verdict, not in done.
         again = test in self.ended and ("rerun" in extra or "intermittent" in extra)
         if self.estimate is not None and not again:

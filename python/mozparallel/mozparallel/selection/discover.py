@@ -45,6 +45,16 @@ def _walk(directory, typed):
     return found
 
 
+def _utf8(path):
+    """False for a name with bytes that are not UTF-8 (Python keeps them as
+    lone surrogates, which no log or store can hold)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def discover(args, root=None, manifest_reader=None):
     """``SelectedTest`` for every TEST argument, in argument order, each file
     once. ``manifest_reader(path, root)`` reads a manifest (``path`` as
@@ -55,6 +65,9 @@ def discover(args, root=None, manifest_reader=None):
     def add(t):
         if t.path in seen:
             return
+        if not _utf8(t.path):
+            raise InputError("test file name is not valid UTF-8: %s (ids, logs and the history are UTF-8; "
+                             "rename it)" % ascii(os.fsencode(t.path))[1:])
         seen.add(t.path)
         tests.append(t)
 

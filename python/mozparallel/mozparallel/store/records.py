@@ -24,7 +24,7 @@ class RunRecord:
     argv: list = field(default_factory=list)
     ended: float | None = None      # None: still running, or the runner was killed
     status: str | None = None       # OK, UNEXPECTED or INTERRUPTED
-    # A follow-up round of another run (flaky/): "retry" (--rerun-failures),
+    # A follow-up round of another run (flaky/): "retry" (--retries),
     # "repeat", "verify-alone" or "verify-load"; "" for an ordinary run.
     kind: str = ""
     parent_run: str | None = None   # the run it follows up, for a follow-up round

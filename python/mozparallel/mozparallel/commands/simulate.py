@@ -22,14 +22,14 @@ from ..schedule.decide import expected_makespan
 from ..schedule.history import Figures, TestHistory
 
 # The dynamic mode's measured costs (bench/fleet_bench.py, docs/distributed.md),
-# on the 2-core build machine, loopback redis-server:
+# on the 2-core build machine, loopback redis-server, 1,000 trivial tests:
 # - a slot's time per test beyond the test itself (take it off the queue,
-#   the one-test pool, store the result): 2 workers x 2 slots, 1,000 trivial tests;
-DEFAULT_OVERHEAD = 0.0041
-# - tests a second one coordinator carries (instant responders as workers,
-#   10,000 tests: start-up excluded);
-DEFAULT_COORDINATOR_RATE = 2250.0
-# - tests a second the broker carries: 1 / its CPU per test in the same run.
+#   the one-test pool, store the result): 3.7-5.6 ms with 2 workers x 2 slots;
+DEFAULT_OVERHEAD = 0.0045
+# - tests a second one coordinator hands out and reports (instant responders
+#   as workers, start-up excluded): 2,750-3,440;
+DEFAULT_COORDINATOR_RATE = 2750.0
+# - tests a second the broker carries: 1 / its CPU per test (0.05 ms).
 DEFAULT_BROKER_RATE = 20000.0
 POLICIES = ("count", "hash", "duration", "dynamic")
 

@@ -341,6 +341,12 @@ def test_cancel_from_elsewhere(fleet, tmp_path):
     missing = sorted(t for t, e in ends.items() if e["status"] == "ERROR")
     assert missing and all("run cancelled" in ends[t]["message"] for t in missing)
     assert not any(w.runs_a_test() for w in fleet.workers)
+    # A cancelled run can be carried on: --resume runs what did not finish.
+    second = tmp_path / "second.log"
+    proc = paralleltest(fleet.args(second, "--resume", run_id), cwd=fleet.coordinator, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    ends = check_once(read_raw(second), fleet.names)
+    assert {t for t, e in ends.items() if "resumed_from" not in e["extra"]} == set(missing)
     # An unknown run: one line, exit 2.
     proc = paralleltest(["cancel", "no-such-run", "--broker", fleet.server.url], cwd=tmp_path, timeout=30)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "no-such-run" in proc.stderr
@@ -370,12 +376,12 @@ def test_wrong_tree_takes_nothing_and_a_long_test_runs_once(tmp_path, broker, ma
     assert wait_gone(marker) == []
 
 
-def test_rerun_failures_on_the_fleet(fleet, tmp_path):
+def test_retries_on_the_fleet(fleet, tmp_path):
     fail = fleet.coordinator / "suite" / "t00.sh"
     for directory in [fleet.coordinator] + [w.directory for w in fleet.workers]:
         write_test(directory / "suite", "t00.sh", "echo 1..1\necho 'not ok 1 - always'\n")
     log = tmp_path / "run.log"
-    args = fleet.args(log, "--rerun-failures", "1")
+    args = fleet.args(log, "--retries", "1")
     args = args[:-len(fleet.names)] + ["suite/t00.sh", "suite/t01.sh"]
     proc = paralleltest(args, cwd=fleet.coordinator, timeout=60)
     assert proc.returncode == 1, proc.stdout + proc.stderr

@@ -2,7 +2,7 @@
 once a second (a key that expires BEAT_MS after the last beat, so liveness
 is the broker's clock, never a comparison of two machines' clocks) and
 says how many slots it has. A stopping worker sets its "draining" key: its
-slots start nothing new. Coordinators read the beats to size their window
+slots start nothing new, and finish what they run while it still beats. Coordinators read the beats to size their window
 and to tell "worker W joined / left / lost"."""
 
 import json
@@ -52,12 +52,16 @@ def live_workers(client):
 
 class Heartbeat:
     """A daemon thread beating for a worker until ``stop()``; errors (the
-    broker away for a while) are retried at the next beat."""
+    broker away for a while) are retried at the next beat. ``drain()``
+    (the worker is shutting down) keeps beating, so the tests its slots
+    finish are not taken for lost, and marks it draining: its slots start
+    nothing new."""
 
     def __init__(self, connect, name, info):
         self.connect = connect
         self.name = name
         self.info = info
+        self.draining = False
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="mozparallel-heartbeat", daemon=True)
 
@@ -73,18 +77,28 @@ class Heartbeat:
                     client = self.connect()
                     client.delete(draining_key(self.name))    # a worker of this name stopped before
                 beat(client, self.name, self.info)
+                if self.draining:
+                    client.set(draining_key(self.name), 1, px=BEAT_MS)
             except Exception:       # the broker away: the next beat tries again
                 client = None
             self._stopped.wait(BEAT_EVERY)
 
     def drain(self):
-        """Mark the worker as stopping (its slots take nothing new) and stop beating."""
+        if self.draining:
+            return
+        self.draining = True
+        try:
+            self.connect().set(draining_key(self.name), 1, px=BEAT_MS)
+        except Exception:
+            pass        # the next beat sets it
+
+    def stop(self):
+        """The worker has stopped: no more beats, and it is gone at once."""
         self._stopped.set()
         try:
             client = self.connect()
             pipe = client.pipeline()
-            pipe.set(draining_key(self.name), 1, px=60000)
-            pipe.delete(beat_key(self.name))
+            pipe.delete(beat_key(self.name), draining_key(self.name))
             pipe.execute()
         except Exception:
             pass

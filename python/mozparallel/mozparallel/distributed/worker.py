@@ -38,4 +38,4 @@ def start_worker(broker, root, jobs, name=None, loglevel="WARNING"):
             "--loglevel", loglevel, "--without-gossip", "--without-mingle", "--without-heartbeat", "-O", "fair",
         ])
     finally:
-        heart.drain()
+        heart.stop()

@@ -381,7 +381,7 @@ def test_retries_on_the_fleet(fleet, tmp_path):
     for directory in [fleet.coordinator] + [w.directory for w in fleet.workers]:
         write_test(directory / "suite", "t00.sh", "echo 1..1\necho 'not ok 1 - always'\n")
     log = tmp_path / "run.log"
-    args = fleet.args(log, "--retries", "1")
+    args = fleet.args(log, "--retries", "1", "-r", "mach")
     args = args[:-len(fleet.names)] + ["suite/t00.sh", "suite/t01.sh"]
     proc = paralleltest(args, cwd=fleet.coordinator, timeout=60)
     assert proc.returncode == 1, proc.stdout + proc.stderr
@@ -390,6 +390,9 @@ def test_retries_on_the_fleet(fleet, tmp_path):
     attempts = [e for e in ends_of(events) if e["test"] == "suite/t00.sh"]
     assert len(attempts) == 2 and all(e["status"] == "ERROR" for e in attempts)
     assert any("real failures (failed every attempt): suite/t00.sh" in m for m in logs(events))
+    # The mach view says which worker process ran each test.
+    line = next(line for line in proc.stdout.splitlines() if "suite/t01.sh" in line and "PASS" in line)
+    assert re.search(r" on w[12]@test/\d+$", line), proc.stdout
     assert os.path.exists(fail)
 
 

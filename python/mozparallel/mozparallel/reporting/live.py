@@ -144,6 +144,8 @@ class LiveReporter(LogHandler):
         text = "%s %s %s" % (self._progress_tag(), self._paint(label.ljust(5), color), self._name(test))
         if wall is not None and status != "SKIP":
             text += " (%s)" % _seconds(wall)
+        if extra.get("worker"):         # a fleet run (--broker): the worker process that ran it
+            text += " on " + _CONTROL.sub("?", str(extra["worker"]))
         if show:
             if first_sub is None:
                 text += " " + _expectation(data)

@@ -150,7 +150,15 @@ def _run(settings, store, selected, run_info):
         logger.info("mozparallel: run %s, recorded in %s" % (recorder.run_id, recorder.where))
     if chunk_text:
         logger.info(chunk_text)
-    logger.info(run_plan.describe())
+    if settings.fleet is None:
+        logger.info(run_plan.describe())
+    else:       # J and the makespan are the workers' own
+        from .store.redis_store import describe
+
+        logger.info("mozparallel: schedule %s; on the workers of %s, each test to the first free slot; "
+                    "%d of %d tests known (history: %s)" % (run_plan.scheduler.name,
+                                                           describe(settings.fleet.broker), run_plan.known,
+                                                           run_plan.total, run_plan.history_source))
     tally = Tally()
     for t in skipped:
         logger.test_start(t.id)

@@ -376,13 +376,17 @@ def test_wrong_tree_takes_nothing_and_a_long_test_runs_once(tmp_path, broker, ma
     assert wait_gone(marker) == []
 
 
-def test_retries_on_the_fleet(fleet, tmp_path):
-    fail = fleet.coordinator / "suite" / "t00.sh"
+def test_retries_and_a_test_no_worker_can_start(fleet, tmp_path):
+    """--retries on the fleet; a test whose file no worker can execute is
+    handed back by each, with the reason, then reported as an ERROR naming
+    every worker's reason (not passed round forever)."""
     for directory in [fleet.coordinator] + [w.directory for w in fleet.workers]:
         write_test(directory / "suite", "t00.sh", "echo 1..1\necho 'not ok 1 - always'\n")
+    for w in fleet.workers:
+        os.chmod(w.directory / "suite" / "t02.sh", 0o644)
     log = tmp_path / "run.log"
     args = fleet.args(log, "--retries", "1", "-r", "mach")
-    args = args[:-len(fleet.names)] + ["suite/t00.sh", "suite/t01.sh"]
+    args = args[:-len(fleet.names)] + ["suite/t00.sh", "suite/t01.sh", "suite/t02.sh"]
     proc = paralleltest(args, cwd=fleet.coordinator, timeout=60)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
@@ -393,7 +397,12 @@ def test_retries_on_the_fleet(fleet, tmp_path):
     # The mach view says which worker process ran each test.
     line = next(line for line in proc.stdout.splitlines() if "suite/t01.sh" in line and "PASS" in line)
     assert re.search(r" on w[12]@test/\d+$", line), proc.stdout
-    assert os.path.exists(fail)
+    handed = [m for m in logs(events, "WARNING") if "could not start suite/t02.sh; handed back" in m]
+    assert {m.split()[2] for m in handed} == {"w1@test", "w2@test"}
+    end = ends_of(events)[[e["test"] for e in ends_of(events)].index("suite/t02.sh")]
+    assert end["status"] == "ERROR" and end["message"].startswith("no worker could start it: ")
+    assert "w1@test: cannot start: " in end["message"] and "w2@test: cannot start: " in end["message"]
+    assert started_count(fleet.runs_log).get("t02.sh") is None
 
 
 def test_coordinator_killed_then_resumed(fleet, tmp_path):

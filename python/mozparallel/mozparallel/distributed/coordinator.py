@@ -136,6 +136,7 @@ class Coordinator:
         self.celery_waiting = 0     # serve tasks waiting in Celery's queue (all runs)
         self.outage_since = None
         self.external_cancel = None
+        self.sample = []            # the tree check's sample (tree.py), sent with the run
 
     def stop(self, reason, hard=False):
         """Stop the run (safe from a signal handler): the loop cancels it on
@@ -187,6 +188,7 @@ class Coordinator:
                 self._log("INFO", "mozparallel: broker %s back after %.1fs" % (self.where, down))
                 self.outage_since = None
                 self._calm()
+                self._guarded(self._recover)
             return
 
     def _calm(self):
@@ -201,6 +203,7 @@ class Coordinator:
         sample = []
         for spec in files[::step][:tree.SAMPLE]:
             sample.append((_relative(os.path.abspath(spec.path), self.root), tree.digest(spec.path)))
+        self.sample = sample
         state.create(sample)
         self.last_id = state.tip()
         stored = state.results(self.pending)
@@ -217,6 +220,24 @@ class Coordinator:
                 self._log("INFO", "mozparallel: %d tests of run %s are still queued or running; not sent again"
                           % (len(self.queued) + len(self.running), self.run_id))
         self._housekeeping(time.monotonic())
+
+    def _recover(self):
+        """After an outage: a broker restarted without its data (no
+        persistence) lost the run's queue and leases. Open the run again and
+        queue every test not reported; a copy still running on a worker
+        finishes first or is ended by the first result."""
+        if self.state.exists():
+            return
+        lost = sorted(self.queued | set(self.running))
+        self._log("WARNING", "mozparallel: broker %s lost run %s's state (restarted without persistence?); "
+                             "%d tests queued again" % (self.where, self.run_id, len(lost)))
+        self.state.create(self.sample)
+        self.last_id = "0-0"
+        self.running.clear()
+        self.queued = set(lost)
+        self.servers.clear()
+        self.requests.clear()
+        self.state.push([self._payload(t) for t in lost])
 
     def _turn(self):
         asked = time.monotonic()
@@ -367,7 +388,11 @@ class Coordinator:
             self.requests.popleft()         # taken by a worker that vanished: ask again
         waiting = len(self.queued) + self.scheduler.remaining()
         wanted = min(self._live_slots(), waiting + len(self.running))
-        need = wanted - len(self.servers) - len(self.requests)
+        # A slot on a worker that handed back every queued test is no use for them.
+        handed = [self.cannot[t] for t in self.queued if t in self.cannot]
+        useful = [w for w in self.servers.values()
+                  if not handed or len(handed) < len(self.queued) or not all(w in c for c in handed)]
+        need = wanted - len(useful) - len(self.requests)
         if need <= 0 or waiting == 0:
             return
         if self.app is None:
@@ -428,9 +453,10 @@ class Coordinator:
             return
         self._log("INFO", "mozparallel: run %s cancelled (%s): %d queued tests dropped, %d running tests "
                           "being ended on their workers" % (self.run_id, reason, purged, len(self.running)))
-        deadline = time.monotonic() + (2.0 if self.stop_hard else CANCEL_WAIT)
+        began = time.monotonic()
         try:
-            while self.running and time.monotonic() < deadline:
+            # (a second Ctrl-C shortens the wait)
+            while self.running and time.monotonic() - began < (2.0 if self.stop_hard else CANCEL_WAIT):
                 for entry_id, fields in self.state.read(self.last_id, BLOCK_MS):
                     self.last_id = entry_id
                     self._entry(fields)

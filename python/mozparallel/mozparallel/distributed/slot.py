@@ -210,7 +210,11 @@ class Slot:
             if kind == "drain":
                 return "the worker is stopping"
             if kind == "refused":
-                time.sleep(0.05)        # only tests this worker cannot start are left: let others take them
+                # Only tests this worker cannot start are left: let others take
+                # them (still idle: after IDLE_EXIT the slot is given back).
+                time.sleep(0.05)
+                if time.monotonic() - idle_since > IDLE_EXIT:
+                    return "nothing this worker can start"
                 continue
             if kind == "run":
                 self._run(json.loads(answer[1]), answer[1], answer[2], lease_ms)

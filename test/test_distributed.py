@@ -348,6 +348,11 @@ def test_ctrl_c_ends_the_run_everywhere(fleet, tmp_path):
     assert "--resume" in err
     events = read_raw(log)
     assert any("cancelled" in m and "queued tests dropped" in m for m in logs(events)), logs(events)
+    # Every test the log started has an end; those ended on their workers say so.
+    ends = ends_by_test(events)
+    assert {e["test"] for e in events if e["action"] == "test_start"} == set(ends)
+    stopped = [t for t, e in ends.items() if e["status"] == "ERROR"]
+    assert stopped and all(ends[t]["message"] == "ended on its worker: interrupted by SIGINT" for t in stopped)
     starts = len([r for r in runs(fleet.runs_log) if r[0] == "start"])
     # Within 3 s no test of the run runs or starts anywhere.
     wait_until(lambda: not any(w.runs_a_test() for w in fleet.workers), 3, None, "running tests to end")

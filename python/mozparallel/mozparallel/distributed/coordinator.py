@@ -454,6 +454,7 @@ class Coordinator:
         self._log("INFO", "mozparallel: run %s cancelled (%s): %d queued tests dropped, %d running tests "
                           "being ended on their workers" % (self.run_id, reason, purged, len(self.running)))
         began = time.monotonic()
+        ended = sorted(self.running)
         try:
             # (a second Ctrl-C shortens the wait)
             while self.running and time.monotonic() - began < (2.0 if self.stop_hard else CANCEL_WAIT):
@@ -464,8 +465,9 @@ class Coordinator:
             self.state.end()
         except broker_errors():
             pass
-        for test in list(self.running):
-            self._report_missing(test, "ended on its worker: %s" % reason)
+        for test in ended:      # ended by their slots (or not confirmed in time): no result
+            if test in self.pending:
+                self._report_missing(test, "ended on its worker: %s" % reason)
 
     def _report_missing(self, test, message, complete=False):
         """A test without a result from any worker: an ERROR, not recorded

@@ -42,9 +42,18 @@ def run_subcommand(command_context, name, kwargs):
     description="Run test files in parallel; read TAP/TBPL/mozlog output live; report through mozlog.",
     parser=setup_argument_parser,
 )
-def parallel_test(command_context, **kwargs):
+def parallel_test(command_context, test_objects=None, log=None, **kwargs):
+    # test_objects and log: what ``mach test`` passes the command it
+    # dispatches to (docs/gecko-integration.rst, "Dispatch from mach test").
+    # The tests become TEST arguments; the run logs through its own --log-*
+    # options, not through mach test's logger.
     from mozparallel.cli import run_from_args
 
+    if test_objects:
+        from mozparallel.selection.resolve import paths_of_test_objects
+
+        tests = paths_of_test_objects(test_objects, getattr(command_context, "topsrcdir", None))
+        kwargs["tests"] = list(kwargs.get("tests") or []) + tests
     return run_from_args(kwargs, topobjdir=command_context.topobjdir)
 
 
@@ -88,3 +97,16 @@ def parallel_test_worker(command_context, **kwargs):
             virtualenv_name="python-test", parser=subcommand_parser("cancel"))
 def parallel_test_cancel(command_context, **kwargs):
     return run_subcommand(command_context, "cancel", kwargs)
+
+
+@SubCommand("parallel-test", "bisect", description="Name the test that breaks a test when they run together.",
+            virtualenv_name="python-test", parser=subcommand_parser("bisect"))
+def parallel_test_bisect(command_context, **kwargs):
+    return run_subcommand(command_context, "bisect", kwargs)
+
+
+@SubCommand("parallel-test", "annotate",
+            description="Propose manifest edits (run-sequentially, skip-if, fail-if) from the history.",
+            virtualenv_name="python-test", parser=subcommand_parser("annotate"))
+def parallel_test_annotate(command_context, **kwargs):
+    return run_subcommand(command_context, "annotate", kwargs)

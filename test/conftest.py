@@ -55,6 +55,20 @@ def mixed(tmp_path_factory):
     return gen_suite(tmp_path_factory.mktemp("mixed"), "mixed-failures")
 
 
+def bare_files(suite, dest):
+    """The test files of a generated suite (``t*``), copied into ``dest``
+    without the suite's manifest.ini: given one by one, files a manifest
+    lists keep its keys (``expected = ...``, selection/resolve.py); this is
+    for runs that want them as plain files."""
+    import shutil
+
+    files = []
+    for p in sorted(suite.glob("t*")):
+        if p.name != "tests.txt":
+            files.append(shutil.copy2(str(p), str(dest)))
+    return files
+
+
 def assert_mixed_outcomes(raw, mixed):
     """Every one of the 60 mixed-failures files got an outcome expected.json accepts."""
     sys.path.insert(0, SHARED_BENCH)

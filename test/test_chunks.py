@@ -242,3 +242,19 @@ def test_chunk_index_from_kubernetes_and_bad_values(tmp_path):
     assert bad.returncode == 2
     assert bad.stderr.strip() == "paralleltest: error: chunk 3 (from --this-chunk) is not between 1 and " \
                                  "--total-chunks 2"
+
+
+def test_list_follows_the_ci_chunk_variables(tmp_path):
+    """--list with only TEST_SHARD_INDEX/TEST_TOTAL_SHARDS set lists the
+    shard's tests, as the run would run them."""
+    from conftest import paralleltest, write_test
+
+    for i in range(8):
+        write_test(tmp_path, "t%d.sh" % i, "echo 1..1; echo ok 1\n")
+    counts = []
+    for shard in ("0", "1"):
+        proc = paralleltest(["--list", "--store", "none", "."], cwd=str(tmp_path),
+                            env={"TEST_SHARD_INDEX": shard, "TEST_TOTAL_SHARDS": "2"})
+        assert proc.returncode == 0, proc.stderr
+        counts.append(sum(1 for line in proc.stdout.splitlines() if line.startswith("RUN")))
+    assert sum(counts) == 8 and all(counts)

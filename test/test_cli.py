@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import (PYTHON, SHARED_BENCH, TOP, VENV_PYTHON, assert_mixed_outcomes, ends_by_test,
+from conftest import (PYTHON, SHARED_BENCH, TOP, VENV_PYTHON, assert_mixed_outcomes, bare_files, ends_by_test,
                       marked_processes, paralleltest, read_raw, wait_gone, write_python_test,
                       write_test)
 
@@ -28,7 +28,7 @@ def small_suite(directory):
 def test_mixed_failures_outcomes_and_no_leftovers(mixed, tmp_path, marker):
     # (How long it takes: python -m mozparallel.bench.suite_wall.)
     raw = tmp_path / "run.raw"
-    files = sorted(str(p) for p in mixed.glob("t*") if p.name != "tests.txt")
+    files = bare_files(mixed, tmp_path)
     proc = paralleltest(["-j", "4", "-t", "3", "--log-raw", str(raw), "-r", "tap"] + files,
                         marker=marker)
     assert proc.returncode == 1, proc.stderr

@@ -39,8 +39,9 @@ def test_auto_holds_lines_until_it_knows_then_logs_its_choice():
     assert evs[0]["message"] == "t: protocol tbpl (auto, from line 3: 'TEST-START | t')"
     assert [e["data"] for e in evs[1:]] == ["starting up", "# a comment", "TEST-START | t"]
     assert parser.chosen == "tbpl"
-    parser.feed_lines(["TEST-UNEXPECTED-FAIL | t | broken"])
-    assert parser.finish(ExitInfo(returncode=0))[-1]["status"] == "ERROR"
+    point = parser.feed_lines(["TEST-UNEXPECTED-FAIL | t | broken"])
+    assert point[0]["status"] == "FAIL" and point[0]["expected"] == "PASS"
+    assert parser.finish(ExitInfo(returncode=0))[-1]["status"] == "OK"     # the point is the failure
 
 
 def test_auto_with_no_decisive_line_reads_as_tap():
@@ -68,7 +69,8 @@ def test_auto_hands_the_tap_hot_path_to_the_tap_parser():
     assert got == want and [e["status"] for e in got] == ["FAIL"]
     end = auto.finish(ExitInfo(returncode=0))
     assert end == tap.finish(ExitInfo(returncode=0))
-    assert end[-1]["extra"]["counts"]["passed"] == 20000 and end[-1]["status"] == "ERROR"
+    # The failing point is the failure line; the file ran to its end.
+    assert end[-1]["extra"]["counts"]["passed"] == 20000 and end[-1]["status"] == "OK"
     parser = AutoParser("t")
     parser.feed_lines(["1..2"])
     assert parser.feed_lines.__self__ is parser.inner      # delegated, no wrapper left

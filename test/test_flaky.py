@@ -80,30 +80,33 @@ def test_retries_tell_intermittent_from_real(tmp_path):
 
     flaky_ends = ends_of(events, flaky)
     assert attempts(env["FLAKY_COUNTER"]) == 3
-    assert [e["status"] for e in flaky_ends] == ["ERROR", "ERROR", "OK"]
+    # A failing point is the failure line; the file itself ends OK (one failure, one line).
+    assert [e["status"] for e in flaky_ends] == ["OK", "OK", "OK"]
     for e in flaky_ends[:2]:        # logged as xpcshell does before a re-run: not unexpected
         assert not unexpected(e) and e["extra"]["rerun"]["expected"] == "OK"
+        assert "note" in e["extra"]["rerun"]
     final = flaky_ends[-1]
-    assert final["known_intermittent"] == ["ERROR"]
-    assert [a["status"] for a in final["extra"]["intermittent"]["failed_attempts"]] == ["ERROR", "ERROR"]
+    assert final["known_intermittent"] == ["FAIL"]
+    assert [a["status"] for a in final["extra"]["intermittent"]["failed_attempts"]] == ["FAIL", "FAIL"]
     assert "intermittent" in final["message"]
 
     broken_ends = ends_of(events, broken)
-    assert len(broken_ends) == 6 and {e["status"] for e in broken_ends} == {"ERROR"}
-    assert [unexpected(e) for e in broken_ends] == [False] * 5 + [True]
+    assert len(broken_ends) == 6 and {e["status"] for e in broken_ends} == {"OK"}
+    broken_points = [e for e in events if e["action"] == "test_status" and e["test"] == broken]
+    assert [unexpected(e) for e in broken_points] == [False] * 5 + [True]
     assert broken_ends[-1]["extra"]["rerun"]["verdict"] == "failed every attempt"
 
-    # Never a plain pass: every passing end of either carries the earlier failure.
+    # Never a plain pass: every end of either carries its re-run note or the earlier failure.
     for e in flaky_ends + broken_ends:
-        assert e["status"] != "OK" or e.get("known_intermittent")
-    # The only unexpected results in the stream are the real failure's last attempt (point and file).
+        assert e.get("known_intermittent") or "rerun" in e["extra"]
+    # The only unexpected result in the stream is the real failure's last attempt: one line.
     assert [(e["test"], e["action"]) for e in events if e["action"] in ("test_end", "test_status")
-            and unexpected(e)] == [(broken, "test_status"), (broken, "test_end")]
+            and unexpected(e)] == [(broken, "test_status")]
     assert [e["status"] for e in ends_of(events, ok)] == ["OK"] and "known_intermittent" not in ends_of(events, ok)[0]
 
     messages = logged(events)
-    assert "mozparallel: intermittent (passed on another attempt): %s (failed 2 of 3 attempts: ERROR)" % flaky in messages
-    assert "mozparallel: real failures (failed every attempt): %s (failed 6 of 6 attempts: ERROR)" % broken \
+    assert "mozparallel: intermittent (passed on another attempt): %s (failed 2 of 3 attempts: FAIL)" % flaky in messages
+    assert "mozparallel: real failures (failed every attempt): %s (failed 6 of 6 attempts: FAIL)" % broken \
         in messages
 
     # Re-runs are stored as runs of their own, marked as retries of the main run.
@@ -114,8 +117,8 @@ def test_retries_tell_intermittent_from_real(tmp_path):
     with sqlite3.connect(db) as c:
         tested = c.execute("SELECT r.test, r.status FROM results r JOIN runs u USING (run_id) "
                            "WHERE u.kind = 'retry' ORDER BY u.started").fetchall()
-    assert tested.count((broken, "ERROR")) == 5
-    assert [s for t, s in tested if t == flaky] == ["ERROR", "OK"]
+    assert tested.count((broken, "FAIL")) == 5      # stored as failed: its point failed
+    assert [s for t, s in tested if t == flaky] == ["FAIL", "OK"]
 
 
 def test_only_intermittent_failures_exit_zero(tmp_path):
@@ -123,7 +126,7 @@ def test_only_intermittent_failures_exit_zero(tmp_path):
     flaky, env = flaky_fixture(tmp_path, seed)
     proc = paralleltest(["--retries", "1", "--store", "none", "-r", "tbpl", flaky], env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "intermittent (passed on another attempt): %s (failed 1 of 2 attempts: ERROR)" % flaky in proc.stdout
+    assert "intermittent (passed on another attempt): %s (failed 1 of 2 attempts: FAIL)" % flaky in proc.stdout
     assert "TEST-UNEXPECTED" not in proc.stdout
 
 
@@ -153,7 +156,7 @@ def test_repeat_with_retries_judges_by_the_repeats(tmp_path):
                         env=env)
     assert proc.returncode == 0, proc.stdout
     assert attempts(env["FLAKY_COUNTER"]) == 3
-    assert "intermittent (passed on another attempt): %s (failed 2 of 3 attempts: ERROR)" % flaky in proc.stdout
+    assert "intermittent (passed on another attempt): %s (failed 2 of 3 attempts: FAIL)" % flaky in proc.stdout
     assert "TEST-UNEXPECTED" not in proc.stdout
 
 
@@ -177,9 +180,10 @@ def test_run_until_failure_stops_at_the_first_failure(tmp_path):
     assert proc.returncode == 1
     events = read_raw(raw)
     assert attempts(env["FLAKY_COUNTER"]) == 4
-    assert [e["status"] for e in ends_of(events, flaky)] == ["OK", "OK", "OK", "ERROR"]
+    points = [e for e in events if e["action"] == "test_status" and e["test"] == flaky]
+    assert len(points) == 1 and unexpected(points[0]) and len(ends_of(events, flaky)) == 4
     assert "mozparallel: --run-until-failure: first unexpected result in run 4 of at most 30 (took 4 runs): " \
-           "%s ERROR" % flaky in logged(events)
+           "%s FAIL" % flaky in logged(events)
     assert [kind for _, kind, _ in runs_in(db)] == ["", "repeat", "repeat", "repeat"]
 
 
@@ -200,7 +204,7 @@ def test_history_flaky_rate_over_20_runs(tmp_path):
     proc = paralleltest(["--repeat", "19", "--store", str(db), "-r", "tbpl", flaky, ok], env=env)
     assert proc.returncode == 1
     assert "mozparallel: --repeat 19: each test ran 20 time(s)" in proc.stdout
-    assert "unexpected results: %s (unexpected in 6 of 20: ERROR)" % flaky in proc.stdout
+    assert "unexpected results: %s (unexpected in 6 of 20: FAIL)" % flaky in proc.stdout
 
     proc = paralleltest(["history", "--flaky", "--runs", "20", "--store", str(db), "--format", "json"])
     assert proc.returncode == 0, proc.stderr
@@ -237,7 +241,7 @@ def test_verify_reports_each_mode(tmp_path):
     assert proc.returncode == 1
     out = proc.stdout
     assert "mozparallel: --verify: each test 3 time(s) alone, 3 time(s) under load (J=2)" in out
-    assert "mozparallel: verify %s: alone stable (3 run(s)); under load unstable (1 of 3 unexpected: ERROR)" \
+    assert "mozparallel: verify %s: alone stable (3 run(s)); under load unstable (1 of 3 unexpected: FAIL)" \
         % flaky in out
     assert "mozparallel: verify %s: alone stable (3 run(s)); under load stable (3 run(s))" % ok in out
     assert "mozparallel: --verify: 1 of 2 test(s) unstable" in out
@@ -279,3 +283,70 @@ def test_rerun_failures_runs_only_the_last_runs_failures(tmp_path):
     assert "1 test(s) had an unexpected result in run" in again.stderr
     none = paralleltest(["--store", "none", "--rerun-failures", good], cwd=str(tmp_path))
     assert none.returncode == 2 and "needs the history" in none.stderr
+
+
+# -- the live view and the closing line of the repeat modes -------------------
+def rendered(out):
+    from test_live import Screen
+
+    screen = Screen()
+    screen.feed(out)
+    return [line for line in screen.text() if line]
+
+
+def slowest(lines):
+    """The "Slowest tests" entries: [(seconds, test)]."""
+    if "Slowest tests:" not in lines:
+        return []
+    out = []
+    for line in lines[lines.index("Slowest tests:") + 1:]:
+        m = re.match(r"^\s+(\d+\.\d+)s\s+(\S+)$", line)
+        if not m:
+            break
+        out.append((float(m.group(1)), m.group(2)))
+    return out
+
+
+def test_verify_in_a_terminal_counts_each_round_and_judges_each_test_once(tmp_path):
+    """--verify on a pty: the counter counts each round's tests ([alone 2:
+    1/2], never [6/2]); a test unstable under load is unexpected on the
+    closing line, as the verdict and the exit status have it; the slowest
+    list names each test once, never a 0.00s one."""
+    from test_live import run_in_pty
+
+    seed, _ = seed_where(lambda o: o == [False, False, False, False, True, False], 6)
+    flaky, env = flaky_fixture(tmp_path, seed)
+    write_test(tmp_path, "ok.sh", "sleep 0.05; echo 1..1; echo ok 1\n")
+    write_test(tmp_path, "quick.sh", "echo 1..1; echo ok 1\n")
+    out, status = run_in_pty(["--verify", "--repeat", "3", "-j", "2", "--store", "none",
+                              "flaky.py", "ok.sh", "quick.sh"], cwd=str(tmp_path), env=env)
+    assert status == 1, out
+    lines = rendered(out)
+    tags = [re.match(r"^\[([a-z]+ \d+): (\d+)/(\d+)\]", line) for line in lines]
+    tags = [(m.group(1), int(m.group(2)), int(m.group(3))) for m in tags if m]
+    rounds = ["alone 1", "alone 2", "alone 3", "run 1", "run 2", "run 3"]
+    assert [label for label, _, _ in tags] == [r for r in rounds for _ in range(3)], lines
+    assert [(done, total) for _, done, total in tags] == [(1, 3), (2, 3), (3, 3)] * 6
+    assert "mozparallel: --verify: 1 of 3 test(s) unstable" in lines
+    assert lines[-1].startswith("mozparallel: 3 tests in ") and \
+        lines[-1].endswith(": 2 passed, 1 unexpected, 0 skipped, 0 expected failures"), lines[-1]
+    assert "Unexpected results: 1" in lines
+    listed = slowest(lines)
+    names = [t for _, t in listed]
+    assert len(names) == len(set(names)) and "flaky.py" in names, listed      # each once
+    assert all(seconds > 0 for seconds, _ in listed)                         # never 0.00s
+
+
+@pytest.mark.parametrize("mode", [["--repeat", "2"], ["--run-until-failure", "--repeat", "3"]])
+def test_repeat_and_until_failure_close_with_each_tests_verdict(tmp_path, mode):
+    # Passes the first run, fails the second.
+    seed, _ = seed_where(lambda o: o[:2] == [False, True], 2)
+    flaky, env = flaky_fixture(tmp_path, seed)
+    good = write_test(tmp_path, "good.sh", "echo 1..1; echo ok 1\n")
+    proc = paralleltest(mode + ["--store", "none", "flaky.py", "good.sh"], env=env, cwd=str(tmp_path))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    tags = [tuple(map(int, m.groups())) for m in (re.match(r"^\[run \d+: (\d+)/(\d+)\]", l) for l in lines) if m]
+    assert tags and all(done <= total == 2 for done, total in tags), proc.stdout
+    assert "2 passed" not in lines[-1] and "1 passed, 1 unexpected" in lines[-1], lines[-1]
+    assert "flaky.py  FAIL unlucky draw" in proc.stdout

@@ -281,7 +281,11 @@ def test_zero_means_none(tmp_path):
                          "--max-failures", "0", "--log-raw", "raw.log", "fails.sh", "quiet.sh"], cwd=str(tmp_path))
     assert proc.returncode == 1, proc.stderr
     ends = ends_by_test(read_raw(tmp_path / "raw.log"))
-    assert ends["quiet.sh"]["status"] == "OK" and ends["fails.sh"]["status"] == "ERROR"
+    events = read_raw(tmp_path / "raw.log")
+    ends = ends_by_test(events)
+    assert ends["quiet.sh"]["status"] == "OK"
+    # fails.sh failed by its point (one failure, one line), and ran to its end.
+    assert [e["status"] for e in events if e["action"] == "test_status" and e["test"] == "fails.sh"] == ["FAIL"]
 
 
 def test_malformed_store_url_is_named_without_its_password(tmp_path):
@@ -379,3 +383,21 @@ def test_full_disk_is_one_warning_at_full_speed(tmp_path, full_disk):
     # A 1 s suite: no stall (it was 30 s waiting on SQLite, 90 s in the issue).
     assert full_seconds < 10, (full_seconds, none_seconds)
     print("full disk: %.2fs, --store none: %.2fs" % (full_seconds, none_seconds))
+
+
+def test_empty_exec_and_resume_are_refused(tmp_path):
+    from conftest import paralleltest, write_test
+
+    t = write_test(tmp_path, "t.sh", "echo 1..1; echo ok 1\n")
+    for args, needle in ((["--exec", ""], "--exec is empty"), (["--resume", " "], "--resume needs the id")):
+        proc = paralleltest(args + [t], cwd=str(tmp_path))
+        assert proc.returncode == 2 and needle in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_bad_log_level_is_one_line(tmp_path):
+    from conftest import paralleltest, write_test
+
+    t = write_test(tmp_path, "t.sh", "echo 1..1; echo ok 1\n")
+    proc = paralleltest(["--log-raw", "-", "--log-raw-level", "bogus", t], cwd=str(tmp_path))
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert "--log-raw-level: not a log level: 'bogus'" in proc.stderr

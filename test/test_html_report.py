@@ -298,7 +298,7 @@ def test_report_in_headless_chromium(report_run, interrupted_run, tmp_path):
         assert by["suite/f_hang.sh"][1] == "TIMEOUTexpected OK"
         assert by["suite/f_hang.sh"][2].startswith("no output for 1")
         assert by["suite/f_crash.sh"][1] == "CRASHexpected OK" and "SIGSEGV" in by["suite/f_crash.sh"][2]
-        assert by["suite/f_fail.sh"][1] == "ERRORexpected OK"
+        assert by["suite/f_fail.sh"][1] == "FAILexpected OK"       # by its failing point
         assert by["suite/f_fail.sh"][2].startswith("not ok 2 - the answer </script><b>x")
         assert by["known/x_known.sh"][1] == "FAILexpected" and "known bug 1234" in by["known/x_known.sh"][2]
         assert by["suite/p0.sh"][1] == "OK" and by["suite/s_skip.sh"][1] == "SKIP"
@@ -324,7 +324,7 @@ def test_report_in_headless_chromium(report_run, interrupted_run, tmp_path):
         detail = js("""(() => { const bars = Array.from(document.querySelectorAll('#timeline .bar'));
             const bar = bars.find(b => b.getAttribute('aria-label').endsWith('f_fail.sh'));
             bar.click(); return document.getElementById('detail').textContent; })()""")
-        assert "f_fail.sh" in detail and "ERROR (expected OK)" in detail and "peak memory" in detail
+        assert "f_fail.sh" in detail and "FAIL (expected OK)" in detail and "peak memory" in detail
         assert "the answer </script><b>x" in detail and "got 41, wanted 42" in detail
         # Sort by CPU, largest first, by clicking its header.
         cpus = js("""(() => { document.querySelector('#tests th[data-key="cpu"]').click();

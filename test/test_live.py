@@ -4,6 +4,7 @@ run without a terminal (no control characters, progress lines), -v and
 --show-output, and the ETA arithmetic."""
 
 import fcntl
+import json
 import io
 import os
 import pty
@@ -72,11 +73,11 @@ class Screen:
         return [line.rstrip() for line in self.lines]
 
 
-def run_in_pty(args, cwd, rows=40, cols=120, timeout=60):
+def run_in_pty(args, cwd, rows=40, cols=120, timeout=60, env=None):
     """Run paralleltest on a pseudo-terminal; return (output text, exit status)."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-    env = dict(os.environ, TERM="xterm")
+    env = dict(os.environ, TERM="xterm", **(env or {}))
     env.pop("NO_COLOR", None)
     proc = subprocess.Popen([VENV_PYTHON, "-m", "mozparallel"] + args, cwd=cwd, env=env,
                             stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
@@ -239,7 +240,7 @@ def test_reporter_alone_summary_and_no_escapes_off_terminal():
     assert "[1/3] FAIL  b (1.50s): FAIL s1 - boom" in text
     assert "    noise" in text
     assert "[3/3] SKIP  c: not today" in text
-    assert "Unexpected results: 1\n  b  OK: FAIL s1 - boom" in text
+    assert "Unexpected results: 1\n  b  FAIL s1 - boom" in text
     assert "Slowest tests:\n     1.60s  a\n     1.50s  b\n" in text
 
 
@@ -299,10 +300,58 @@ def test_history_reaches_the_eta_of_the_next_run(tmp_path):
                                 timeout=120)
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
         runs.append(ticks)
-    assert "8 of 8 tests known" in proc.stdout, proc.stdout[-3000:]
+    # Every test known: no "(N of them known)".
+    assert re.search(r"^mozparallel: 8 tests, 4 at a time \(-j 4\); about \S+ by history$", proc.stdout, re.M), \
+        proc.stdout[-3000:]
     first, second = runs
     assert first[0][1] is None and first[0][2] == 0             # nothing known, nothing done yet
     etas = [eta for _, eta, _ in second[:-1]]
     assert etas and None not in etas
     assert etas[0] > etas[-1]
     assert second[-1][2] == 8
+
+
+def test_the_schedule_line_is_one_short_line_on_a_terminal_and_the_reasoning_at_v(tmp_path):
+    """An 80-column terminal: the run starts with one line that fits (tests,
+    J, expected time); the reasoning is in the raw log, and on screen at -v."""
+    for i in range(3):
+        write_test(tmp_path, "t%d.sh" % i, "echo 1..1\necho ok 1\n")
+    raw = tmp_path / "raw.log"
+    out, status = run_in_pty(["--store", "none", "--log-raw", str(raw), "."], cwd=str(tmp_path), cols=80)
+    assert status == 0, out
+    screen = Screen()
+    screen.feed(out)
+    lines = [line for line in screen.text() if line]
+    cores = os.cpu_count()
+    jobs = min(cores, 3)
+    assert lines[0] == "mozparallel: 3 tests, %d at a time (-j auto)" % jobs, lines
+    assert not [line for line in lines if "J=" in line or "jobs on" in line]
+    debug = [json.loads(l)["message"] for l in raw.read_text().splitlines() if '"DEBUG"' in l]
+    assert [m for m in debug if m.startswith("mozparallel: schedule history; J=%d (-j auto: " % jobs)]
+    proc = paralleltest(["--store", "none", "-v", "."], cwd=str(tmp_path))
+    reason = "no CPU history for these tests: one per core (%d cores)" % cores
+    if cores > 3:
+        reason += "; then 3: only 3 tests"
+    assert proc.stdout.splitlines()[:2] == [
+        "mozparallel: schedule history; J=%d (-j auto: %s)" % (jobs, reason),
+        "mozparallel: no history for these tests"], proc.stdout
+
+
+def test_fleet_runs_name_their_worker_in_the_footer_and_the_result_line():
+    """With --broker a test's thread is its worker process ("name/pid"): the
+    footer's running tests and the finished line name it; a local slot's
+    thread ("slot-N") is not shown."""
+    clock = [10.0]
+    stream = io.StringIO()
+    live = LiveReporter(stream, None, LiveOptions(terminal=True), clock=lambda: clock[0])
+    live({"action": "suite_start", "tests": {"default": ["a", "b"]}, "time": 0})
+    live({"action": "test_start", "test": "a", "thread": "w1@host/4242"})
+    live({"action": "test_start", "test": "b", "thread": "slot-2"})
+    clock[0] += 1.0
+    footer = live._footer(clock[0])
+    assert any(line.endswith("a  on w1@host/4242") for line in footer), footer
+    assert any(line.endswith("  b") for line in footer), footer
+    live({"action": "test_end", "test": "a", "status": "OK", "extra": {"wall": 1.0, "worker": "w1@host/4242"}})
+    live.close()
+    assert " a (1.00s) on w1@host/4242\n" in stream.getvalue()
+    assert "a" not in live.workers

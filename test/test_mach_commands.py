@@ -31,7 +31,7 @@ import types
 
 import pytest
 
-from conftest import TOP
+from conftest import FIXTURES, TOP
 
 MACH_COMMANDS_PY = os.path.join(TOP, "mach_commands.py")
 GUIDE = os.path.join(TOP, "docs", "gecko-integration.rst")
@@ -117,6 +117,19 @@ class StandInMach:
         assert isinstance(result, int)
         return result
 
+    def dispatch_from_command(self, name, context, argv=None, **kwargs):
+        """What today's ``Registrar.dispatch`` does when a command calls
+        another (``mach test`` does: ``dispatch(mach_command, context,
+        argv=extra_args, test_objects=tests, log=log, **suite_kwargs)``): the
+        keywords become the parser's defaults, then argv is parsed."""
+        func, meta, _ = self.commands[name]
+        parser = meta["parser"]() if callable(meta["parser"]) else meta["parser"]
+        parser.prog = parser.prog + " " + name
+        parser.set_defaults(**kwargs)
+        namespace, unknown = parser.parse_known_args(argv or [])
+        assert not unknown, unknown
+        return func(context, **vars(namespace)) or 0
+
 
 def load_with(mach_decorators):
     pkg = types.ModuleType("mach")
@@ -157,6 +170,72 @@ def test_function_style_registration_and_dispatch(tmp_path, monkeypatch, capsys)
     with pytest.raises(SystemExit):
         mach.dispatch("parallel-test history", context, ["--format", "x"])
     assert capsys.readouterr().err.startswith("mach parallel-test history: error: argument --format")
+
+
+def test_mach_test_dispatch_with_test_objects_goes_through_the_manifests(tmp_path, monkeypatch):
+    """``mach test netwerk/test/unit/test_runif_win.js ...`` resolved by
+    TestResolver and routed to parallel-test (docs/gecko-integration.rst):
+    the test objects' source files run as their manifests select them,
+    though TestResolver's ``path`` points into the objdir's _tests."""
+    import json
+    import shutil
+
+    top = tmp_path / "gecko"
+    shutil.copytree(os.path.join(FIXTURES, "gecko"), top, symlinks=True)
+    objdir = top / "obj-gecko"
+    unit = "netwerk/test/unit"
+
+    def test_object(name):      # as TestResolver.resolve_tests yields an xpcshell test
+        rel = "%s/%s" % (unit, name)
+        return {"name": name, "flavor": "xpcshell", "subsuite": "", "manifest": str(top / unit / "xpcshell.toml"),
+                "manifest_relpath": unit + "/xpcshell.toml", "srcdir_relpath": rel, "file_relpath": rel,
+                "dir_relpath": unit, "path": str(objdir / "_tests" / "xpcshell" / rel),
+                "here": str(objdir / "_tests" / "xpcshell" / unit)}
+
+    mach = StandInMach()
+    load_with(mach.module)
+    context = types.SimpleNamespace(topobjdir=str(objdir), topsrcdir=str(top))
+    monkeypatch.chdir(top)
+    raw = tmp_path / "out.raw"
+    status = mach.dispatch_from_command(
+        "parallel-test", context, argv=["--log-raw", str(raw)], log=object(), subsuite=None,
+        test_objects=[test_object("test_runif_win.js"), test_object("test_failif_linux.js"),
+                      test_object("test_plain.js")])
+    assert status == 0      # the installed copies in _tests fail when run: not those
+    ends = {e["test"]: (e["status"], e.get("message")) for e in map(json.loads, raw.read_text().splitlines())
+            if e["action"] == "test_end"}
+    assert ends == {unit + "/test_runif_win.js": ("SKIP", "run-if: os == 'win'"),
+                    unit + "/test_failif_linux.js": ("FAIL", "not ok 1 - known to fail on 64-bit linux; "
+                                                             "Non-zero exit status: 1"),
+                    unit + "/test_plain.js": ("OK", None)}
+
+
+def test_guide_routes_a_subsuite_of_mach_test_to_parallel_test():
+    """The guide's moztest/resolve.py lines, run against the shapes they
+    edit there: get_suite_definition then finds parallel-test for
+    (xpcshell, parallel), as mach test asks it, and xpcshell-test for the
+    rest."""
+    blocks = [b for b in guide_blocks("python") if "TEST_SUITES" in b]
+    assert len(blocks) == 1
+    sandbox = {"TEST_SUITES": {"xpcshell": {"aliases": ("x",), "mach_command": "xpcshell-test",
+                                            "kwargs": {"test_file": "all"}}},
+               "_test_flavors": {"xpcshell": "xpcshell"}, "_test_subsuites": {}}
+    exec(blocks[0], sandbox)
+
+    def get_suite_definition(flavor, subsuite=None):    # resolve.py's, for these two cases
+        name = sandbox["_test_subsuites"].get((flavor, subsuite)) if subsuite else None
+        name = name or sandbox["_test_flavors"].get(flavor)
+        return name, sandbox["TEST_SUITES"].get(name, {})
+
+    name, suite = get_suite_definition("xpcshell", "parallel")
+    commands = [ast.literal_eval(call.args[0]) for _, kind, call in decorator_calls() if kind == "Command"]
+    assert suite["mach_command"] in commands and "pt" in suite["aliases"]
+    assert get_suite_definition("xpcshell", "")[1]["mach_command"] == "xpcshell-test"
+    # The kwargs mach test passes for a suite by name are options parallel-test's parser has.
+    mach = StandInMach()
+    load_with(mach.module)
+    parser = mach.commands["parallel-test"][1]["parser"]()
+    assert all(key in vars(parser.parse_args([])) for key in suite["kwargs"])
 
 
 def test_library_does_not_import_mach():
@@ -259,7 +338,8 @@ def test_mach_reads_the_python_test_site_from_the_decorators_without_running_the
             own[" ".join(names)] = site.value
     for name, site in own.items():
         sites[name] = site or sites[name.split(" ")[0]]
-    assert set(sites.values()) == {"python-test"} and len(sites) == 8      # the command and its 7 sub-commands
+    from mozparallel.cli import SUBCOMMANDS
+    assert set(sites.values()) == {"python-test"} and len(sites) == 1 + len(SUBCOMMANDS)
     assert "2. Its Python site: ``python/sites/python-test.txt``" in open(GUIDE).read()
 
 
@@ -301,7 +381,7 @@ def test_guide_site_lines_put_the_package_on_the_path():
 
 
 def test_guide_moz_build_lines():
-    blocks = [b for b in guide_blocks("python") if "MachCommandReference" not in b]
+    blocks = [b for b in guide_blocks("python") if "MachCommandReference" not in b and "TEST_SUITES" not in b]
     dirs_block, own_block = blocks
     sandbox = {"DIRS": []}
     exec(dirs_block, sandbox)

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from conftest import (PYTHON, SHARED_BENCH, assert_mixed_outcomes, ends_by_test, paralleltest,
+from conftest import (PYTHON, SHARED_BENCH, assert_mixed_outcomes, bare_files, ends_by_test, paralleltest,
                       read_raw, wait_gone, write_python_test, write_test)
 
 sys.path.insert(0, SHARED_BENCH)
@@ -20,7 +20,7 @@ sys.path.insert(0, SHARED_BENCH)
 @pytest.mark.parametrize("jobs,grace", [(1, "1"), (4, None), (16, None)])
 def test_mixed_failures_all_60_right_and_nothing_left(mixed, tmp_path, marker, jobs, grace):
     raw = tmp_path / "run.raw"
-    files = sorted(str(p) for p in mixed.glob("t*") if p.name != "tests.txt")
+    files = bare_files(mixed, tmp_path)
     args = ["-j", str(jobs), "-t", "3", "--log-raw", str(raw), "-r", "tap"]
     if grace:
         args += ["--kill-grace", grace]

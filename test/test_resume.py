@@ -80,8 +80,11 @@ def test_killed_run_resumed_runs_only_the_rest(tmp_path, marker):
     assert copied == done_before
     ran = {t for t, e in ends.items() if "exitcode" in (e.get("extra") or {})}
     assert ran == set(names) - done_before      # only the rest ran
-    before = ends_by_test(read_raw(first))["t01.sh"]
-    assert ends["t01.sh"]["status"] == before["status"] != "OK" and ends["t01.sh"]["expected"] == "OK"
+    # Its point failed (its end was OK): the store keeps it as failed, and
+    # the copied result is one unexpected line.
+    assert [e["status"] for e in read_raw(first) if e["action"] == "test_status" and e["test"] == "t01.sh"] \
+        == ["FAIL"]
+    assert ends["t01.sh"]["status"] == "FAIL" and ends["t01.sh"]["expected"] == "OK"
     summary = [e["message"] for e in events if e["action"] == "log" and "tests in" in e["message"]]
     assert "8 tests in" in summary[0] and "7 passed, 1 unexpected" in summary[0]
 
@@ -114,3 +117,24 @@ def test_unknown_run_id_is_a_usage_error(tmp_path):
     assert "Traceback" not in proc.stderr
     proc = paralleltest(["--store", "none", "--resume", "x"] + names, cwd=tmp_path)
     assert proc.returncode == 2 and "needs a history store" in proc.stderr
+
+
+def test_resume_with_other_tests_is_refused(tmp_path):
+    """--resume RUN_ID with tests that are not the run's: one line, exit 2,
+    nothing recorded into that run."""
+    import sqlite3
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    write_test(tmp_path / "a", "t1.sh", "echo 1..1; echo ok 1\n")
+    write_test(tmp_path / "b", "bad.sh", "echo 1..1; echo not ok 1\n")
+    objdir = tmp_path / "obj"
+    objdir.mkdir()
+    first = paralleltest(["--objdir", str(objdir), "-r", "tap", "a"], cwd=str(tmp_path))
+    assert first.returncode == 0
+    db = sqlite3.connect(str(objdir / ".mozparallel" / "history.sqlite"))
+    [(run_id,)] = db.execute("SELECT run_id FROM runs").fetchall()
+    other = paralleltest(["--objdir", str(objdir), "--resume", run_id, "b"], cwd=str(tmp_path))
+    assert other.returncode == 2 and other.stderr.count("\n") == 1
+    assert "not given now (a/t1.sh)" in other.stderr
+    assert db.execute("SELECT test FROM results WHERE run_id = ?", (run_id,)).fetchall() == [("a/t1.sh",)]

@@ -33,9 +33,9 @@ class Harness:
     def warn(self, text):
         self.warnings.append(text)
 
-    def record_round(self, kind, jobs):
+    def record_round(self, kind, jobs, argv=None):
         rec = Recorder(self.store, warn=self.warn, kind=kind, parent_run=self.main.run_id)
-        rec.start(jobs, {}, argv=["paralleltest"])
+        rec.start(jobs, {}, argv=argv or ["paralleltest"])
         return rec
 
     def run(self):

@@ -2,6 +2,7 @@
 driven directly: no process is started."""
 
 import random
+import re
 
 import pytest
 
@@ -133,7 +134,9 @@ def test_plan_run_logs_policy_jobs_and_makespan():
     h = TestHistory({"a": Figures(4.0, 0.01), "b": Figures(2.0, 0.01), "c": Figures(2.0, 0.01)}, "the store")
     plan = plan_run(specs("a", "b", "c"), h, "history", jobs=2, cores=2)
     assert plan.jobs == 2 and plan.expected_makespan == 4.0
-    text = plan.describe()
+    assert plan.describe() == "mozparallel: 3 tests, 2 at a time (-j 2); about 4.0s by history"
+    text = plan.describe(verbose=True)
+    assert text == plan.reasoning()
     assert "schedule history" in text and "J=2 (-j 2 given)" in text
     assert "expected makespan 4.0s (3 of 3 tests known; history: the store)" in text
     assert plan.scheduler.name == "history" and plan.gate_budget is None
@@ -141,7 +144,8 @@ def test_plan_run_logs_policy_jobs_and_makespan():
 
 def test_plan_run_without_history_says_so_and_gates_nothing():
     plan = plan_run(specs("a", "b"), TestHistory(), "list", jobs=None, cores=2, available=8 * GiB)
-    assert plan.expected_makespan is None and "no history" in plan.describe()
+    assert plan.expected_makespan is None and "no history" in plan.reasoning()
+    assert plan.describe() == "mozparallel: 2 tests, 2 at a time (-j auto), list order"
     assert plan.jobs == 2 and isinstance(plan.scheduler, ListOrder)
 
 
@@ -149,13 +153,14 @@ def test_plan_run_gates_memory_when_peaks_are_known():
     h = TestHistory({n: Figures(1.0, 0.5, 3 * GiB) for n in "abcdef"})
     plan = plan_run(specs(*"abcdef"), h, "history", jobs=6, cores=2, available=10 * GiB)
     assert isinstance(plan.scheduler, MemoryGate)
-    assert "memory gate at 9.5 GiB" in plan.describe()
+    assert "memory gate at 9.5 GiB" in plan.reasoning() and "memory" not in plan.describe()
     assert [plan.scheduler.next_test(s) is not None for s in range(4)] == [True, True, True, False]
 
 
 def test_plan_run_shuffle_logs_its_seed():
     plan = plan_run(specs("a", "b"), TestHistory(), "shuffle:99", jobs=1, cores=1)
-    assert plan.describe().startswith("mozparallel: schedule shuffle:99;")
+    assert plan.reasoning().startswith("mozparallel: schedule shuffle:99;")
+    assert plan.describe() == "mozparallel: 2 tests, 1 at a time (-j 1), shuffle:99 order"
 
 
 # -- the snapshot ----------------------------------------------------------------
@@ -179,3 +184,24 @@ def test_expected_walls_fill_unknown_with_median():
 def test_merge_walls_fills_only_unknown():
     merged = merge_walls({"a": Figures(1.0, 0.2, 5)}, {"a": 9.0, "b": 2.0})
     assert merged == {"a": Figures(1.0, 0.2, 5), "b": Figures(2.0)}
+
+
+def test_the_default_line_says_how_much_of_the_history_is_known():
+    h = TestHistory({"a": Figures(4.0, 0.01)}, "the store")
+    plan = plan_run(specs("a", "b", "c"), h, "history", jobs=2, cores=2)
+    assert plan.describe() == "mozparallel: 3 tests, 2 at a time (-j 2); about 8.0s by history (1 of them known)"
+
+
+def test_the_default_line_is_short_and_j_auto_names_the_j_it_uses():
+    """The line a run starts with fits a terminal; the reasoning (-v) names
+    at each step the J it leaves, the last one being the J used (never
+    "16 jobs on 2 cores" beside J=2)."""
+    h = TestHistory({"t%02d" % i: Figures(4.0 if i == 0 else 0.5, 0.05) for i in range(40)}, "the store")
+    plan = plan_run(specs(*["t%02d" % i for i in range(40)]), h, "history", jobs=None, cores=2)
+    line = plan.describe()
+    assert len(line) < 80 and "\n" not in line, line
+    assert line.startswith("mozparallel: 40 tests, %d at a time (-j auto); about " % plan.jobs)
+    reason = plan.reasoning().splitlines()[0]
+    steps = re.findall(r"(?:up to|then) (\d+)", reason)
+    assert steps and int(steps[-1]) == plan.jobs and "J=%d (" % plan.jobs in reason, reason
+    assert int(steps[0]) > plan.jobs            # the CPU figure alone would allow more

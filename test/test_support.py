@@ -186,7 +186,8 @@ def shape(got):
 
 def test_scripted_pool_and_fake_scheduler_meet_the_real_pool_the_same_way(tmp_path):
     tests = [["ok.sh", write_test(tmp_path, "ok.sh", "echo 1..1; echo ok 1\n")],
-             ["fail.sh", write_test(tmp_path, "fail.sh", "echo 1..1; echo 'not ok 1 - broken'\n")],
+             # A file-level failure (a short plan): its test_end is ERROR, as the script's.
+             ["fail.sh", write_test(tmp_path, "fail.sh", "echo 1..2; echo 'ok 1 - only one'\n")],
              ["also.sh", write_test(tmp_path, "also.sh", "echo 1..2; echo ok 1; echo ok 2\n")]]
     proc = subprocess.run([VENV_PYTHON, "-c", REAL_POOL, os.path.join(TOP, "test"), json.dumps(tests)],
                           capture_output=True, text=True, timeout=60)

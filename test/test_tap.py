@@ -10,6 +10,7 @@ import subprocess
 import pytest
 
 from conftest import FIXTURES, ends_by_test, paralleltest, read_raw, write_test
+from mozparallel.contract import is_unexpected
 from mozparallel.protocols import ExitInfo, parse_tap
 from mozparallel.protocols.tap import TapParser, split_directive, yaml_fields
 
@@ -36,8 +37,12 @@ def prove_verdicts(paths):
 
 
 def our_verdict(text, **kwargs):
-    end = list(parse_tap("t", text.split("\n"), ExitInfo(returncode=0), **kwargs))[-1]
-    return "pass" if end["status"] in ("OK", "SKIP") else "fail"
+    """pass or fail: a file fails by its test_end or by an unexpected point
+    (a file whose only failures are points ends OK: one failure, one line)."""
+    evs = list(parse_tap("t", text.split("\n"), ExitInfo(returncode=0), **kwargs))
+    if any(e["action"] == "test_status" and is_unexpected(e) for e in evs):
+        return "fail"
+    return "pass" if evs[-1]["status"] in ("OK", "SKIP") else "fail"
 
 
 def parse(lines, exit=None, **kwargs):
@@ -165,7 +170,8 @@ def test_tap13_yaml_goes_to_message_and_extra():
     # YAML after a passing point is not output; its lines never reach the log.
     assert not [e for e in evs if e["action"] == "process_output" and "duration" in e["data"]]
     end = evs[-1]
-    assert end["status"] == "ERROR"
+    # Its failures are its points' lines: the file itself ran to its end.
+    assert end["status"] == "OK" and "expected" not in end
     assert end["message"].startswith("not ok 2 - parses the header: expected 3 fields, got 2")
 
 
@@ -183,7 +189,8 @@ def test_tap14_nested_subtests():
     skips = [e["subtest"] for e in evs if e["action"] == "test_status" and e["status"] == "SKIP"]
     assert skips == ["net > ipv6"]
     end = evs[-1]
-    assert end["status"] == "ERROR" and end["extra"]["counts"]["points"] == 4
+    assert end["status"] == "OK" and end["extra"]["counts"]["points"] == 4
+    assert end["message"].endswith("exit status 1")
 
 
 def test_a_subtest_that_passes_leaves_the_file_passing():
@@ -241,8 +248,10 @@ def test_reporter_tap_round_trips(tmp_path):
     for ev in parser.flush():
         points[ev["subtest"]] = ev
     assert set(points) == set(ends)
+    failing_points = {e["test"] for e in read_raw(raw) if e["action"] == "test_status" and is_unexpected(e)}
+    assert failing_points
     for test, end in ends.items():
-        unexpected = "expected" in end and end["status"] != "SKIP"
+        unexpected = ("expected" in end and end["status"] != "SKIP") or test in failing_points
         got = points[test]
         if end["status"] == "SKIP":
             assert got["status"] == "SKIP"
@@ -250,8 +259,10 @@ def test_reporter_tap_round_trips(tmp_path):
             assert got["status"] == "FAIL" and got["expected"] == "PASS", test
         else:
             assert got["status"] == "PASS", test
-    # The whole document passes prove's rules only where the run passed.
-    assert parser.finish(ExitInfo(returncode=0))[-1]["status"] == "ERROR"
+    # The whole document passes prove's rules only where the run passed:
+    # it fails by its failing points (their lines; the document ran to its end).
+    assert parser.finish(ExitInfo(returncode=0))[-1]["status"] == "OK"
+    assert [p for p in points.values() if is_unexpected(p)]
     assert prove_verdicts_of_text(tmp_path, proc.stdout) == "fail"
 
 

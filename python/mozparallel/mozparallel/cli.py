@@ -19,6 +19,8 @@ SUBCOMMANDS = {
     "worker": "mozparallel.commands.worker:main",
     "cancel": "mozparallel.commands.cancel:main",
     "simulate": "mozparallel.commands.simulate:main",
+    "bisect": "mozparallel.commands.bisect:main",
+    "annotate": "mozparallel.commands.annotate:main",
 }
 
 
@@ -130,8 +132,7 @@ def main(argv=None):
         except OSError as e:  # a file an option opens while parsing (the --log-* ones name theirs)
             print("paralleltest: error: cannot open %s: %s" % (e.filename, e.strerror or e), file=sys.stderr)
             return EXIT_USAGE
-        if not args.tests and not args.history and not isinstance(args.rerun_failures, str):
-            parser.error("no TEST given (a file, a directory or a manifest)")
+        # No TEST: the manifests under the current directory (selection/resolve.py).
         return run_from_args(args, topobjdir=os.environ.get("MOZ_OBJDIR"))
     except KeyboardInterrupt:
         # ^C while the runner starts (its handlers, interrupt.py, are not in

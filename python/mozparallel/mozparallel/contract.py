@@ -98,6 +98,17 @@ class TestResult:
         return self.end.get("expected") or self.status
 
     @property
+    def final_status(self):
+        """The status the test as a whole is judged by: its own, except that
+        a test that ended as expected with an unexpected subtest failed
+        (FAIL). Its failing subtests carry the failure lines; its test_end
+        says only that the file ran to its end, as mochitest's does."""
+        status = self.status
+        if self.unexpected and not unexpected_status(status, self.expected):
+            return "FAIL"
+        return status
+
+    @property
     def message(self):
         return self.end.get("message") or ""
 

@@ -16,6 +16,13 @@ formatters, in the same order), and the streams of mozlog's
 ``flush()`` after each batch of input, so every finished result reaches the
 files within one loop turn (nothing is lost by a SIGKILLed runner beyond
 the batch being written).
+
+Each running test has its own mozlog ``thread``: the ``test_start`` event
+names it (``"thread": "slot-3"``, from the pool's slot, or a fleet
+worker's), and every later event of that test carries it until its
+``test_end``. Formatters that keep per-thread state (``grouped`` keeps the
+running test of each thread) then see concurrent tests as concurrent. An
+event of no running test keeps the runner's own thread name.
 """
 
 import json
@@ -23,8 +30,9 @@ import os
 import sys
 import threading
 import time
+from contextlib import contextmanager
 
-from mozlog.handlers import LogLevelFilter, StreamHandler
+from mozlog.handlers import BufferHandler, LogLevelFilter, StreamHandler
 
 # Actions sent straight to the handlers; everything else goes through the
 # logger's methods (and its state checks: suite/test started, and so on).
@@ -151,6 +159,19 @@ def _batch_streams(logger):
     return batched
 
 
+@contextmanager
+def _thread_named(name):
+    """mozlog's logger methods stamp ``threading.current_thread().name``:
+    while one runs for a test, the thread carries that test's name."""
+    thread = threading.current_thread()
+    own = thread.name
+    thread.name = name
+    try:
+        yield
+    finally:
+        thread.name = own
+
+
 class EventLog:
     def __init__(self, logger):
         self.logger = logger
@@ -158,6 +179,11 @@ class EventLog:
         self._streams = _batch_streams(logger)
         self._pid = os.getpid()
         self._thread = threading.current_thread().name
+        self._threads = {}          # running test id -> its thread ("slot-3")
+        # --log-X-buffer N: mozlog's BufferHandler holds test_status and log
+        # messages until told to flush (a harness does it on a failure):
+        # flushed at each unexpected result, so a failure is never held back.
+        self._buffered = any(isinstance(h, BufferHandler) for h in logger.handlers)
         self._source = logger.name
         self._component = logger.component
         self._fast_source = None
@@ -166,18 +192,40 @@ class EventLog:
         self._now_ms = None
 
     def emit(self, ev):
+        """One event. One that names a running test (a ``log`` may, for
+        that: mozlog's ``log`` has no test field, so it only picks the
+        thread) carries that test's thread."""
         action = ev["action"]
         if action in FAST_ACTIONS:
             self._emit_fast(ev)
             return
         del ev["action"]
+        thread = None
+        test = ev.get("test")
+        if test is not None:
+            if action == "test_start":
+                given = ev.pop("thread", None)
+                if given:
+                    self._threads[test] = given
+            thread = self._threads.get(test)
+            if action == "test_end":
+                self._threads.pop(test, None)
+        failure = ev.get("level") in ("ERROR", "CRITICAL") if action == "log" else \
+            ev.get("expected") not in (None, ev.get("status")) and ev.get("status") != "SKIP"
         if action == "log":
-            getattr(self.logger, ev["level"].lower())(ev["message"])
-            return
-        method = self._methods.get(action)
-        if method is None:
-            method = self._methods[action] = getattr(self.logger, action)
-        method(**ev)
+            method = getattr(self.logger, ev["level"].lower())
+            ev = {"message": ev["message"]}
+        else:
+            method = self._methods.get(action)
+            if method is None:
+                method = self._methods[action] = getattr(self.logger, action)
+        if thread is None:
+            method(**ev)
+        else:
+            with _thread_named(thread):
+                method(**ev)
+        if failure and self._buffered:
+            self.logger.send_message("buffer", "flush")
 
     def _fast_handlers(self):
         """``(all, not_quiet, pass_writers)``: the logger's handlers with
@@ -213,14 +261,16 @@ class EventLog:
         self._batch_handlers = fast_handlers = self._fast_handlers()
         writers = fast_handlers[2]
         fast = FAST_ACTIONS
+        threads, own = self._threads, self._thread
         for ev in events:
             action = ev["action"]
             if writers is not None and action == "test_status" and len(ev) == 4 \
                     and ev["status"] == "PASS":
                 # A plain passing point: only raw JSON writers want it.
+                test = ev["test"]
                 for writer in writers:
-                    writer.write_pass(now, self._thread, self._pid, self._source,
-                                      ev["test"], ev["subtest"])
+                    writer.write_pass(now, threads.get(test, own), self._pid, self._source,
+                                      test, ev["subtest"])
             elif action in fast:
                 self._emit_fast(ev)
             else:
@@ -243,11 +293,12 @@ class EventLog:
                     del ev["expected"]
             elif status != "PASS" and status != "SKIP":
                 ev["expected"] = "PASS"
+        thread = self._threads.get(ev.get("test"), self._thread)
         if self._component:
-            data = {"action": ev["action"], "time": now, "thread": self._thread, "pid": self._pid,
+            data = {"action": ev["action"], "time": now, "thread": thread, "pid": self._pid,
                     "source": self._source, "component": self._component, **ev}
         else:
-            data = {"action": ev["action"], "time": now, "thread": self._thread, "pid": self._pid,
+            data = {"action": ev["action"], "time": now, "thread": thread, "pid": self._pid,
                     "source": self._source, **ev}
         fast = self._batch_handlers or self._fast_handlers()
         handlers = fast[1] if "expected" not in data and data["action"] == "test_status" else fast[0]
@@ -256,6 +307,8 @@ class EventLog:
                 handler(data)
             except Exception as e:  # a failing handler must not silence the others
                 print("mozparallel: log handler failed: %r" % (e,), file=sys.__stderr__)
+        if self._buffered and "expected" in data:
+            self.logger.send_message("buffer", "flush")
 
     def flush(self):
         for stream in self._streams:

@@ -16,18 +16,75 @@ __all__ = ["EXIT_USAGE", "REPORTERS", "Parser", "UsageError", "build_parser", "o
 
 
 class Parser(argparse.ArgumentParser):
+    """argparse's parser, with what the command line needs on top:
+
+    * TEST arguments may come before and after options
+      (``paralleltest a.t -j 2 b.t``): positionals are parsed intermixed;
+    * an option it does not know is an error here, in ``parse_known_args``,
+      one line naming it and the option it resembles, exit 2. mach's
+      dispatcher calls ``parse_known_args`` and turns what is left over into
+      its own three-line "unrecognized argument" message with exit 1, so
+      the check cannot wait for ``parse_args``. Abbreviations stay
+      (``allow_abbrev``: ``--log-errorsum`` is ``--log-errorsummary``); an
+      ambiguous one is argparse's own one-line error.
+    """
+
     # A function giving the text after the options, called only when the
     # help is shown (cli.py lists the subcommands there).
     late_epilog = None
+    _intermixing = False
 
     def error(self, message):
         # One line naming the problem, then exit 2 (argparse's convention).
         self.exit(EXIT_USAGE, "%s: error: %s\n" % (self.prog, message))
 
+    def parse_known_args(self, args=None, namespace=None):
+        import sys
+
+        args = list(sys.argv[1:] if args is None else args)
+        if self._intermixing or "--" in args:
+            # The two passes of parse_known_intermixed_args; and after "--"
+            # everything is a TEST already (Python 3.11 intermixed loses a
+            # TEST right after a leading "--").
+            return self._checked(args, *super().parse_known_args(args, namespace))
+        self._intermixing = True
+        try:
+            namespace, extras = self.parse_known_intermixed_args(args, namespace)
+        except TypeError:           # a parser intermixing cannot serve (REMAINDER, sub-parsers)
+            namespace, extras = super().parse_known_args(args, namespace)
+        finally:
+            self._intermixing = False
+        return self._checked(args, namespace, extras)
+
+    def _checked(self, args, namespace, extras):
+        unknown = [] if self._intermixing else unknown_options(args, extras)
+        if unknown:
+            self.error(self.describe_unknown(unknown))
+        return namespace, extras
+
+    def describe_unknown(self, unknown):
+        """``unrecognized option --x (did you mean --y?)``, for each."""
+        import difflib
+
+        known = [o for o in self._option_string_actions if o.startswith("--")]
+        parts = []
+        for option in unknown:
+            name = option.split("=", 1)[0]
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+            parts.append(name + (" (did you mean %s?)" % close[0] if close else ""))
+        return "unrecognized option%s %s" % ("s" if len(parts) > 1 else "", ", ".join(parts))
+
     def format_help(self):
         if self.late_epilog is not None and self.epilog is None:
             self.epilog = self.late_epilog()
         return super().format_help()
+
+
+def unknown_options(args, extras):
+    """The left-over arguments that are options (``-x``, ``--name[=v]``),
+    not a TEST: those before a ``--`` that look like an option."""
+    before = args[:args.index("--")] if "--" in args else args
+    return [a for a in extras if a in before and a.startswith("-") and len(a) > 1 and a != "--"]
 
 
 def positive_float(text):
@@ -76,7 +133,10 @@ def _reporter(text):
 def add_run_arguments(parser):
     group = parser.add_argument_group("Running tests")
     group.add_argument("tests", nargs="*", metavar="TEST",
-                       help="test files, directories (their executable and .t files) or manifests (.ini, .toml)")
+                       help="test files, directories or manifests (.ini, .toml). A directory means the tests "
+                            "its manifests list (without a manifest: its executable and .t files); a file "
+                            "a manifest lists keeps that manifest's keys; no TEST: every manifest under "
+                            "the current directory")
     group.add_argument("-j", "--jobs", type=jobs_arg, default=None,
                        help="tests to run at once, or 'auto' (the default): about one per core for "
                             "CPU-bound tests, more for tests that mostly wait, capped by the memory "
@@ -150,15 +210,11 @@ def add_report_arguments(parser):
 def add_logging_arguments(parser):
     from mozlog import commandline
 
-    from .reporting.tap_formatter import TapFormatter
-    from .reporting.tbpl_formatter import TbplFormatter
+    from .reporting.logger import register_formatters
 
-    # mozlog builds --log-<name> from this table; adding ours first gives
-    # --log-tap, and --log-tbpl / -r tbpl escape control characters in names.
-    commandline.log_formatters.setdefault("tap", (TapFormatter, "TAP output (provided by mozparallel)"))
-    tbpl = commandline.log_formatters.get("tbpl")
-    if tbpl is not None and not issubclass(tbpl[0], TbplFormatter):
-        commandline.log_formatters["tbpl"] = (TbplFormatter, tbpl[1])
+    # mozlog builds --log-<name> from this table: ours first (--log-tap;
+    # tbpl, unittest and html that read a parallel run).
+    register_formatters(commandline.log_formatters)
     commandline.add_logging_group(parser)
     # mozlog registers --log-errorsummary with help=SUPPRESS (its harnesses
     # set it themselves); here it is a formatter like the others.
@@ -370,7 +426,9 @@ def add_flaky_arguments(parser):
     group.add_argument("--retries", type=positive_count, default=0, metavar="N",
                        help="after the run, run each test with an unexpected result again, one at a time, "
                             "up to N times: passing on a retry makes it intermittent, failing every "
-                            "time a real failure")
+                            "time a real failure; a test that failed beside others and passes alone is "
+                            "probed until it is judged parallel-unsafe or intermittent; a test that failed "
+                            "every attempt of its last 3 recorded runs is not retried")
     group.add_argument("--rerun-failures", nargs="?", const=True, default=False, type=_no_count,
                        metavar="", help="run only the tests that had an unexpected result in the last "
                                         "recorded run of these tests (xpcshell's --rerun-failures); to "
@@ -384,6 +442,11 @@ def add_flaky_arguments(parser):
     group.add_argument("--verify", action="store_true",
                        help="run each test alone N times, then N times in parallel with the others, and "
                             "report whether it is stable in each mode")
+    group.add_argument("--find-interference", action="store_true",
+                       help="after the run, for each test that failed beside other tests and passed alone "
+                            "(parallel-unsafe), find the test that breaks it by re-running it beside halves "
+                            "of the tests that overlapped its failure (as 'paralleltest bisect'); implies "
+                            "--retries 1")
 
 
 def _broker(text):

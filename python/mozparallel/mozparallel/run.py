@@ -73,7 +73,10 @@ def run(options, topobjdir=None):
     settings = run_settings(options, topobjdir)
     selected, run_info = select_tests(settings.selection)
     sched = settings.schedule
-    chunked = sched.total_chunks or sched.this_chunk
+    try:    # chunked by the options or by a CI variable (JOB_COMPLETION_INDEX, TEST_SHARD_INDEX, ...)
+        chunked = resolve_chunk(sched.total_chunks, sched.this_chunk, os.environ)[1] is not None
+    except ValueError as e:
+        raise UsageError(str(e))
     if settings.list and not chunked:
         from .selection.listing import write_listing
         write_listing(sys.stdout, selected, run_info, settings.list_format)
@@ -89,7 +92,7 @@ def run(options, topobjdir=None):
                 pass
 
 
-def _last_failures(settings, store, selected):
+def _last_failures(settings, store, selected, run_info):
     """--rerun-failures: the selected tests that failed in the last recorded
     run of them, others dropped; UsageError when there is nothing to say it."""
     from .store.queries import last_failures
@@ -102,12 +105,17 @@ def _last_failures(settings, store, selected):
     kept = [t for t in selected if t.id in failed]
     _warn("--rerun-failures: %d test(s) had an unexpected result in run %s%s" % (
         len(kept), run_id, "" if kept else "; nothing to run"))
+    known = set(_always_failing(store, run_info, kept))
+    if known:
+        _warn("--rerun-failures: not run, failed every attempt of its last recorded runs here: %s"
+              % ", ".join(t.id for t in kept if t.id in known))
+        kept = [t for t in kept if t.id not in known]
     return kept
 
 
 def _run(settings, store, selected, run_info):
     if settings.rerun_failures:
-        selected = _last_failures(settings, store, selected)
+        selected = _last_failures(settings, store, selected, run_info)
     sched = settings.schedule
     history = load_history(store, [t.id for t in selected if not t.disabled], runtimes=sched.runtimes,
                            warn=_warn, tests=selected)
@@ -120,6 +128,11 @@ def _run(settings, store, selected, run_info):
     specs, skipped = build_specs(selected, settings.specs.exec_cmd, settings.specs.protocol, settings.specs.env,
                                  settings.specs.wrapper)
     resumed = load_resumed(store, settings.resume)      # --resume: tests done before are not run
+    foreign = sorted(set(resumed) - {t.id for t in selected})
+    if foreign:
+        raise UsageError("--resume %s: that run has results for %d test(s) not given now (%s%s): give the "
+                         "interrupted run's tests and options again (its resume hint has them)" % (
+                             settings.resume, len(foreign), ", ".join(foreign[:3]), ", ..." if len(foreign) > 3 else ""))
     specs = [s for s in specs if s.id not in resumed]
     # (no memory gate with --broker: the tests run on other machines)
     available = available_memory() if settings.fleet is None else None
@@ -151,7 +164,9 @@ def _run(settings, store, selected, run_info):
     if chunk_text:
         logger.info(chunk_text)
     if settings.fleet is None:
-        logger.info(run_plan.describe())
+        logger.info(run_plan.describe(verbose=reporting.verbose))     # the reasoning at -v
+        if not reporting.verbose:
+            logger.debug(run_plan.reasoning())                          # and always in the raw log
     else:       # J and the makespan are the workers' own
         from .store.redis_store import describe
 
@@ -181,13 +196,21 @@ def _run(settings, store, selected, run_info):
                            expected_fail=spec.expected_fail)
 
     new_pool = _pool_factory(settings, recorder.run_id, parser_for, pool_options, reporters.on_tick)
+    # Probes start tests at set times (flaky/probe.py): their pools turn at
+    # least every 0.1 s, live view or not. A probe's failures are what it
+    # looks for: --max-failures and --bail do not stop it.
+    probe_pool = _pool_factory(settings, recorder.run_id, parser_for,
+                               dataclasses.replace(pool_options, max_failures=None, bail=False),
+                               reporters.on_tick or _no_tick)
 
-    def record_round(kind, round_jobs):
+    def record_round(kind, round_jobs, argv=None):
         rec = Recorder(store, warn=logger.warning, kind=kind, parent_run=recorder.run_id)
-        rec.start(round_jobs, run_info)
+        rec.start(round_jobs, run_info, argv=argv)
         return rec
 
-    rounds = FlakyRounds(settings.flaky, logger, events, specs, new_pool, record_round)
+    rounds = FlakyRounds(settings.flaky, logger, events, specs, new_pool, record_round,
+                         on_round=reporters.new_round, probe_pool=probe_pool,
+                         always_failing=_always_failing(store, run_info, specs) if settings.flaky.retries else ())
     # First SIGINT/SIGTERM/SIGHUP: graceful stop; second: at once
     # (interrupt.py). The handlers stay until the logs are closed.
     interrupts = Interrupts(rounds.stop, rounds.end_running if settings.keep_going else None)
@@ -196,7 +219,8 @@ def _run(settings, store, selected, run_info):
     started = time.monotonic()
     try:
         rounds.run(scheduler, jobs, on_result)     # the main run, and any re-runs/repeats (flaky/)
-        tally.intermittent(rounds.intermittent_ids())
+        # Each test over all its rounds (repeat modes), parallel-unsafe ones named.
+        tally.judge(*rounds.final_verdicts(), parallel_unsafe=rounds.parallel_unsafe_ids())
     finally:
         recorder.end("INTERRUPTED" if interrupted else "UNEXPECTED" if status.any_unexpected else "OK")
         reporters.end_of_run()
@@ -212,6 +236,32 @@ def _run(settings, store, selected, run_info):
         print(resume_hint(recorder.run_id, recorder.run_recorded, unfinished, len(specs)), file=sys.stderr)
         return interrupts.exit_status
     return EXIT_UNEXPECTED if status.any_unexpected else EXIT_OK
+
+
+def _no_tick():
+    pass
+
+
+# Recorded runs read for always-failing tests (re-runs and probes are runs too).
+ALWAYS_FAILING_WINDOW = 50
+
+
+def _always_failing(store, run_info, tests):
+    """Of ``tests`` (anything with an ``id``), those that failed every
+    attempt of each of their last recorded runs on this platform
+    (flaky/families.py): not worth running again to see it once more."""
+    if store is None or not tests:
+        return ()
+    from .flaky.families import families, always_failing
+
+    try:
+        fams = families(store.runs(ALWAYS_FAILING_WINDOW), store.recent_results(ALWAYS_FAILING_WINDOW))
+    except StoreError as e:
+        _warn("history not read: %s" % e)
+        return ()
+    ids = {t.id for t in tests}
+    return [t for t in always_failing(fams, run_info) if t in ids]
+
 
 
 def _pool_factory(settings, run_id, parser_for, pool_options, on_tick):

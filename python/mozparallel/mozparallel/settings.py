@@ -87,6 +87,12 @@ class open_history_store:
                 pass
 
 
+def _resume(run_id):
+    if run_id is not None and not run_id.strip():
+        raise UsageError("--resume needs the id of a run (printed at its start and in its resume hint)")
+    return run_id
+
+
 def _tests(options):
     """TEST arguments, with one that ``--rerun-failures`` (a flag with an
     optional value, see options._no_count) took as its value."""
@@ -145,19 +151,24 @@ def log_options(options):
 
 
 def report_settings(options, state_dir):
+    from .reporting.logger import split_log_options
     from .reporting.run_reporters import ReportSettings
 
-    verbose = bool(options.get("verbose"))
+    reporter = options.get("reporter") or "mach"
+    # --log-mach-verbose / --log-mach-level without --log-mach: the live view's.
+    for_mozlog, for_live = split_log_options(log_options(options), reporter)
+    verbose = bool(options.get("verbose") or for_live.get("verbose"))
     subtests = options.get("log_subtests") or ("all" if verbose else "unexpected")   # -v shows every point
     return ReportSettings(
-        reporter=options.get("reporter") or "mach",
+        reporter=reporter,
         verbose=verbose,
+        log_level=str(for_live.get("level") or "info").upper(),
         show_output=options.get("show_output"),
         progress_every=options.get("progress_every") or 30.0,
         report_html=options.get("report_html"),
         state_dir=state_dir,
         log_subtests=subtests == "all",
-        log_options=log_options(options),
+        log_options=for_mozlog,
         command=shown_command(),
         cwd=os.getcwd(),
     )
@@ -215,9 +226,13 @@ def execution_settings(options, jobs, log_subtests):
 def flaky_settings(options):
     from .flaky import FlakySettings
 
-    return FlakySettings(retries=options.get("retries") or 0, repeat=options.get("repeat"),
+    find = bool(options.get("find_interference"))
+    # --find-interference needs a re-run alone to tell interference apart.
+    reruns = options.get("retries") or (1 if find and not options.get("verify")
+                                               and not options.get("run_until_failure") else 0)
+    return FlakySettings(retries=reruns, repeat=options.get("repeat"),
                          run_until_failure=bool(options.get("run_until_failure")),
-                         verify=bool(options.get("verify"))).checked()
+                         verify=bool(options.get("verify")), find_interference=find).checked()
 
 
 def fleet_settings(options):
@@ -267,7 +282,7 @@ def run_settings(options, topobjdir=None):
         execution=execution_settings(options, 1, report_settings(options, state_dir).log_subtests),
         list=bool(options.get("list")),
         list_format=options.get("format") or "text",
-        resume=options.get("resume"),
+        resume=_resume(options.get("resume")),
         keep_going=bool(options.get("keep_going")),
         rerun_failures=bool(options.get("rerun_failures")),
     )

@@ -57,7 +57,8 @@ def chosen_jobs(raw_log):
     """The J a run chose, from its 'schedule ...; J=N (...)' log line."""
     with open(raw_log) as f:
         for line in f:
-            m = re.search(r'"message": "mozparallel: schedule [^;]*; J=(\d+) \((.*?)\)[;"]', line)
+            # The reasoning, logged at DEBUG: one message, a line per decision.
+            m = re.search(r'"message": "mozparallel: schedule [^;]*; J=(\d+) \((.*?)\)(?:[;"]|\\n)', line)
             if m:
                 return int(m.group(1)), m.group(2)
     return None, None

@@ -106,6 +106,7 @@ def show_history(options, topobjdir=None, out=None):
         return 2
     try:
         results = store.recent_results(options.get("runs") or DEFAULT_RUNS, options.get("command"))
+        runs = store.runs(options.get("runs") or DEFAULT_RUNS) if options.get("flaky") else []
     except StoreError as e:
         print("paralleltest: error: %s" % e, file=sys.stderr)
         return 2
@@ -114,7 +115,7 @@ def show_history(options, topobjdir=None, out=None):
     for text in warnings:
         print("paralleltest: warning: %s" % text, file=sys.stderr)
     if options.get("flaky"):
-        return _show_flaky(results, options, store.description, out)
+        return _show_flaky(results, runs, options, store.description, out)
     summary = summarize(results, options.get("top") or DEFAULT_TOP)
     if options.get("format") == "json":
         summary["store"] = store.description
@@ -125,16 +126,19 @@ def show_history(options, topobjdir=None, out=None):
     return 0
 
 
-def _show_flaky(results, options, where, out):
-    from ..flaky.frequency import flaky_tests, format_flaky
+def _show_flaky(results, run_records, options, where, out):
+    from ..flaky.families import families
+    from ..flaky.frequency import add_verdicts, flaky_tests, format_flaky
 
     rows = flaky_tests(results)
     runs = len({r.run_id for r in results})
+    totals = add_verdicts(rows, families(run_records, results))
     if options.get("format") == "json":
-        json.dump({"runs": runs, "flaky": rows, "store": where}, out, indent=2, sort_keys=True)
+        json.dump({"runs": runs, "flaky": rows, "verdicts": totals, "store": where}, out, indent=2,
+                  sort_keys=True)
         out.write("\n")
     else:
-        out.write(format_flaky(rows, runs))
+        out.write(format_flaky(rows, runs, totals))
     return 0
 
 
@@ -155,7 +159,8 @@ def build_parser(prog="paralleltest history"):
     parser.add_argument("--format", choices=["text", "json"], default="text")
     parser.add_argument("--flaky", action="store_true",
                         help="only the tests that failed in some of the runs and passed in others: failure "
-                             "rate and the runs needed to see a failure with 95%% confidence (flaky/)")
+                             "rate, the runs needed to see a failure with 95%% confidence, and in how many "
+                             "runs each was judged parallel-unsafe or intermittent (flaky/)")
     return parser
 
 

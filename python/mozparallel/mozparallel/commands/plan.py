@@ -18,7 +18,8 @@ def build_parser(prog="paralleltest plan"):
     parser = Parser(prog=prog, description="Print the chunks of a suite and their expected durations; "
                                             "run nothing.")
     parser.add_argument("tests", nargs="*", metavar="TEST",
-                        help="test files, directories or manifests, as for a run")
+                        help="test files, directories or manifests, as for a run (none: the manifests under "
+                             "the current directory)")
     parser.add_argument("-j", "--jobs", type=jobs_arg, default="auto",
                         help="jobs per chunk for the expected makespan (default: auto, as a run chooses)")
     add_selection_arguments(parser)
@@ -96,8 +97,6 @@ def main(argv=None, args=None):
     parser = build_parser()
     if args is None:
         args = parser.parse_args(argv)
-    if not args.tests:
-        parser.error("no TEST given (a file, a directory or a manifest)")
     if args.this_chunk is not None:
         parser.error("plan prints every chunk; --this-chunk is for a run")
     if args.total_chunks is None:

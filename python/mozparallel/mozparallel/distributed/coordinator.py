@@ -263,7 +263,7 @@ class Coordinator:
             if test in self.pending:
                 self.queued.discard(test)
                 self.running[test] = (f["slot"], f["attempt"])
-                self._start(test)
+                self._start(test, f["slot"])
         elif kind == "stopped":
             if self.running.get(test, (None,))[0] == f["slot"]:
                 self.running.pop(test, None)
@@ -482,17 +482,22 @@ class Coordinator:
     def _log(self, level, message):
         self.events.emit({"action": "log", "level": level, "message": message})
 
-    def _start(self, test):
+    def _start(self, test, worker=None):
+        """The test's test_start; its events carry the worker slot that ran
+        it (``name/pid``) as their mozlog ``thread``."""
         if test not in self.started:
             self.started[test] = time.monotonic()
-            self.events.emit({"action": "test_start", "test": test})
+            ev = {"action": "test_start", "test": test}
+            if worker:
+                ev["thread"] = worker
+            self.events.emit(ev)
 
     def _result(self, test, result, ended_by=None):
         spec = self.pending.pop(test)
         self.queued.discard(test)
         self.running.pop(test, None)
         self.payloads.pop(test, None)
-        self._start(test)
+        self._start(test, result.get("worker"))
         events = result.get("events") or []
         end = events[-1] if events else None
         if end is None or end.get("action") != "test_end":

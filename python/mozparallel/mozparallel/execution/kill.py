@@ -212,12 +212,22 @@ def reap_adopted(watch, running=()):
             reap(pid)
 
 
+PF_EXITING = 0x4       # include/linux/sched.h: the task is in do_exit()
+
+
 def is_exiting(pid):
-    """Whether ``pid`` is on its way out: its memory is gone (an empty
-    /proc/PID/cmdline; our children are never kernel threads), as when a
-    daemon the test stopped at its teardown is still exiting."""
-    data = _read("/proc/%d/cmdline" % pid)
-    return data is not None and not data
+    """Whether ``pid`` is on its way out (the kernel's PF_EXITING flag, field
+    9 of /proc/PID/stat), as when a daemon the test stopped at its teardown
+    is still exiting. (An empty cmdline is no sign: a process in the middle
+    of an exec has none for a moment.)"""
+    data = _read("/proc/%d/stat" % pid)
+    if not data:
+        return False
+    try:
+        fields = data[data.rindex(b")") + 2:].split()
+        return bool(int(fields[6]) & PF_EXITING)
+    except (ValueError, IndexError):
+        return False
 
 
 def cmdline(pid):

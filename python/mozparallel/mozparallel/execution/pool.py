@@ -253,7 +253,7 @@ class Pool:
         self._test_of_token[token] = spec.id
         parser = self.make_parser(spec)
         r = Running(spec, parser, slot, token)
-        self.events.emit({"action": "test_start", "test": spec.id})
+        self.events.emit({"action": "test_start", "test": spec.id, "thread": "slot-%d" % slot})
         env = self.base_env
         if spec.env:
             env = dict(env)

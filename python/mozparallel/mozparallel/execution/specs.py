@@ -30,7 +30,7 @@ def build_specs(selected, exec_cmd=None, protocol="auto", env=(), wrapper=None):
             raise UsageError("cannot split --debugger %r: %s" % (wrapper, e))
     extra_env = dict(env) or None
     exec_argv = None
-    if exec_cmd:
+    if exec_cmd is not None:
         try:
             exec_argv = shlex.split(exec_cmd)
         except ValueError as e:

@@ -66,7 +66,28 @@ def flaky_tests(results):
     return rows
 
 
-def format_flaky(rows, runs):
+def add_verdicts(rows, fams):
+    """Add to each row how many of the recorded runs (each with its re-runs
+    and probes, families.py) judged the test parallel-unsafe, intermittent
+    or always failing, and the tests it failed beside when parallel-unsafe;
+    returns the totals over the runs."""
+    from .families import counts, verdicts
+    from .interference import PARALLEL_UNSAFE
+
+    judged = verdicts(fams)
+    totals = {}
+    for row in rows:
+        theirs = judged.get(row["test"], [])
+        row["verdicts"] = counts(theirs)
+        unsafe = [v for _, v in theirs if v.kind == PARALLEL_UNSAFE]
+        row["fails_beside"] = sorted(unsafe[-1].culprits) if unsafe else []
+    for theirs in judged.values():
+        for kind, n in counts(theirs).items():
+            totals[kind] = totals.get(kind, 0) + n
+    return totals
+
+
+def format_flaky(rows, runs, totals=None):
     lines = ["Flaky tests of the last %d run(s) (failed in some runs, passed in others):" % runs]
     if not rows:
         lines.append("  (none: every test kept its outcome)")
@@ -74,9 +95,20 @@ def format_flaky(rows, runs):
     lines.append("  %6s  %9s  %12s  %s" % ("rate", "failed", "runs for 95%", "test"))
     for row in rows:
         statuses = ", ".join("%s %d" % kv for kv in sorted(row["failure_statuses"].items()))
-        lines.append("  %5.1f%%  %4d/%-4d  %12d  %s%s  (%s; last %s)" % (
+        verdict = ""
+        if row.get("verdicts"):
+            v = row["verdicts"]
+            verdict = "; parallel-unsafe in %d run(s), intermittent in %d" % (
+                v["parallel-unsafe"], v["intermittent"])
+            if row.get("fails_beside"):
+                verdict += ", fails beside %s" % ", ".join(row["fails_beside"])
+        lines.append("  %5.1f%%  %4d/%-4d  %12d  %s%s  (%s; last %s%s)" % (
             100 * row["rate"], row["failures"], row["runs"], row["reruns_for_95"], row["test"],
-            "  [%s]" % row["command"] if row["command"] else "", statuses, row["last"]))
+            "  [%s]" % row["command"] if row["command"] else "", statuses, row["last"], verdict))
     lines.append("  'runs for 95%': runs needed to see a failure with 95% confidence, "
                  "smallest n with 1-(1-rate)^n >= 0.95")
+    if totals is not None:
+        lines.append("  verdicts (a run with its re-runs and probes): %d parallel-unsafe (failed beside other "
+                     "tests, passed alone), %d intermittent" % (totals.get("parallel-unsafe", 0),
+                                                                totals.get("intermittent", 0)))
     return "\n".join(lines) + "\n"

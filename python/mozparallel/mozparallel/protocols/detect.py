@@ -87,7 +87,7 @@ class AutoParser(Parser):
         # From now on the chosen parser is fed directly.
         self.feed = self.inner.feed
         self.feed_lines = self.inner.feed_lines
-        out = [{"action": "log", "level": "DEBUG",
+        out = [{"action": "log", "level": "DEBUG", "test": self.test,
                 "message": "%s: protocol %s (auto, from %s)" % (self.test, protocol, why)}]
         held, self._held = self._held, []
         for line in held:

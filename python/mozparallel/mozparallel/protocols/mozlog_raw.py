@@ -130,7 +130,7 @@ class MozlogParser(Parser):
             return [self.output(line)]
         if level in ("ERROR", "CRITICAL"):
             self.errors += 1
-        return [{"action": "log", "level": level, "message": str(ev.get("message", ""))}]
+        return [{"action": "log", "level": level, "test": self.test, "message": str(ev.get("message", ""))}]
 
     def _pass_through(self, action, ev, line):
         if action not in convertor_registry:

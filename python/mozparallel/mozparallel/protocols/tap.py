@@ -463,11 +463,13 @@ class TapParser(Parser):
         return out
 
     # -- the verdict -------------------------------------------------------
+    def problems_of_points(self):
+        """The part of ``problems()`` that failing points make."""
+        return [self.first_failure or "%d failed test points" % self.failed] if self.failed else []
+
     def problems(self):
         """Why this document fails by prove's rules, ignoring the exit status."""
-        found = []
-        if self.failed:
-            found.append(self.first_failure or "%d failed test points" % self.failed)
+        found = self.problems_of_points()
         if self.plans_seen == 0:
             found.append("No plan found in TAP output")
         elif self.plans_seen > 1:
@@ -516,6 +518,14 @@ class TapParser(Parser):
                 and not self.parse_errors:
             return "SKIP", self.plan_reason or "skipped"
         found = self.problems()
+        if self.failed and not self.expected_fail and found == self.problems_of_points():
+            # The file ran to its end and its only failures are points, each
+            # already logged as an unexpected test_status (one failure, one
+            # TEST-UNEXPECTED line): the file itself is OK, as mochitest's
+            # and wpt's test_end is. A non-zero exit goes with failing points.
+            if exit.returncode:
+                found.append("exit status %d" % exit.returncode)
+            return "OK", "; ".join(found)
         if exit.returncode:
             found.append("Non-zero exit status: %d" % exit.returncode)
         if found:

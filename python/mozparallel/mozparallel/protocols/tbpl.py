@@ -118,7 +118,7 @@ class TbplParser(Parser):
             word = token[len("TEST-UNEXPECTED-"):]
             if word == "WARNING":
                 # Treeherder leaves TEST-UNEXPECTED-WARNING out of failure lines.
-                return [{"action": "log", "level": "WARNING",
+                return [{"action": "log", "level": "WARNING", "test": self.test,
                          "message": "%s: warning: %s" % (self.test, " | ".join(
                              p for p in (subject, message) if p))}]
             status = _substatus(word)
@@ -185,6 +185,13 @@ class TbplParser(Parser):
         if self.crashes:
             where = " while running %s" % self.inner_running if self.inner_running else ""
             return "CRASH", "PROCESS-CRASH%s: %s" % (where, self.crashes[0])
+        if self.unexpected and not self.expected_fail:
+            # Each unexpected result is already its own unexpected
+            # test_status: the file itself is OK (one failure, one line).
+            text = "%d unexpected results; first: %s" % (self.unexpected, self.first_unexpected)
+            if exit.returncode:
+                text += "; exit status %d" % exit.returncode
+            return "OK", text
         found = []
         if self.unexpected:
             found.append("%d unexpected results; first: %s" % (self.unexpected, self.first_unexpected))

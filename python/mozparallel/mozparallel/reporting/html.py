@@ -79,6 +79,11 @@ class ReportCollector(LogHandler):
         else:
             outcome = "pass"
         first_failure = self.failed_sub.pop(test, None)
+        expected = data.get("expected")
+        if first_failure is not None and not is_unexpected(data):
+            # Failed by its points, its end OK (it ran to its end): FAIL, as
+            # the history records it (TestResult.final_status).
+            status, expected = "FAIL", status
         wall = extra.get("wall")
         start = self.starts.pop(test, None)
         if extra.get("resumed_from"):
@@ -95,7 +100,7 @@ class ReportCollector(LogHandler):
         self.tests.append({
             "test": test,
             "status": status,
-            "expected": data.get("expected"),
+            "expected": expected,
             "outcome": outcome,
             # The test's own message, else its first unexpected subtest.
             "message": data.get("message") or first_failure,

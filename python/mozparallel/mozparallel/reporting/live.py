@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from mozlog.reader import LogHandler
 
 from .escape import escape_name
-from .eta import format_seconds
+from .eta import RunEstimate, format_seconds
 from ..contract import is_unexpected
 from .outputs import OutputKeeper, status_line
 
@@ -23,6 +23,7 @@ LEVELS = {"CRITICAL": 50, "ERROR": 40, "WARNING": 30, "INFO": 20, "DEBUG": 10}
 REDRAW_EVERY = 0.2      # the footer's clocks move 5 times a second
 LINES_EVERY = 0.05      # finished-test lines wait at most this long, then go in one write
 SLOWEST = 5
+SHOWN_SECONDS = 0.005   # below this a wall time prints as 0.00s
 # Control characters in a test's output would move our cursor; tabs stay.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\x9b]")
 
@@ -38,6 +39,7 @@ class LiveOptions:
     show_output: str = "failures"   # failures | all | none: printed after a test ends
     verbose: bool = False           # stream each test's lines as they arrive
     progress_every: float = 30.0    # without a terminal: a progress line this often
+    level: str = "INFO"             # least level of log messages shown (--log-mach-level)
     terminal: bool | None = None    # None: ask the stream
 
 
@@ -63,6 +65,7 @@ class LiveReporter(LogHandler):
         self.started = clock()
         self.cwd = os.getcwd()
         self.running = {}            # test -> clock() at its start
+        self.workers = {}            # a fleet run (--broker): running test -> its worker process (its thread)
         self.outputs = OutputKeeper()
         self.first_sub = {}          # test -> its first unexpected test_status
         self.total = 0
@@ -70,7 +73,8 @@ class LiveReporter(LogHandler):
         self.ended = set()          # tests counted in done
         self.counts = {"passed": 0, "unexpected": 0, "skipped": 0, "expected_fail": 0}
         self.unexpected = []         # (test, test_end data, first unexpected subtest)
-        self.walls = []              # (seconds, test)
+        self.walls = {}              # test -> its longest wall time (over the rounds of a repeat mode)
+        self.round_label = None      # the round of a repeat mode running now ("run 2", "alone 1")
         self._pending = []
         self._footer_rows = 0
         self._last_draw = None
@@ -85,6 +89,9 @@ class LiveReporter(LogHandler):
 
     def test_start(self, data):
         self.running[data["test"]] = self.clock()
+        thread = data.get("thread") or ""
+        if "/" in thread:           # a fleet's worker slot, "name/pid" (locally "slot-N")
+            self.workers[data["test"]] = _CONTROL.sub("?", thread)
         if self.estimate is not None:
             self.estimate.started(data["test"])
 
@@ -109,6 +116,7 @@ class LiveReporter(LogHandler):
     def test_end(self, data):
         test, status = data["test"], data["status"]
         start = self.running.pop(test, None)
+        self.workers.pop(test, None)
         extra = data.get("extra") or {}
         wall = extra.get("wall")
         if wall is None and start is not None and status != "SKIP":
@@ -139,8 +147,8 @@ class LiveReporter(LogHandler):
         else:
             self.counts["passed"] += 1
             label, color, show = "PASS", "green", False
-        if wall is not None and status != "SKIP" and not again:
-            self.walls.append((wall, test))
+        if wall is not None and status != "SKIP" and wall > self.walls.get(test, -1.0):
+            self.walls[test] = wall
         text = "%s %s %s" % (self._progress_tag(), self._paint(label.ljust(5), color), self._name(test))
         if wall is not None and status != "SKIP":
             text += " (%s)" % _seconds(wall)
@@ -163,7 +171,7 @@ class LiveReporter(LogHandler):
 
     def log(self, data):
         level = data.get("level", "INFO")
-        if LEVELS.get(level, 20) < LEVELS["INFO"]:
+        if LEVELS.get(level, 20) < LEVELS.get(self.options.level, 20):
             return
         text = _CONTROL.sub("?", data.get("message", ""))
         if level != "INFO":
@@ -173,6 +181,19 @@ class LiveReporter(LogHandler):
 
     def suite_end(self, data):
         self.close()
+
+    def new_round(self, label, test_ids, jobs):
+        """A round of a repeat mode starts (--repeat, --verify,
+        --run-until-failure, a re-run of failures): the counter, the counts
+        and the ETA are this round's; the tag names the round."""
+        self.round_label = label
+        self.total = len(test_ids)
+        self.done = 0
+        self.ended = set()
+        self.counts = dict.fromkeys(self.counts, 0)
+        self.started = self._last_progress = self.clock()
+        if self.estimate is not None:
+            self.estimate = RunEstimate(jobs, self.estimate.expected, test_ids)
 
     # -- the clock ---------------------------------------------------------
     def tick(self):
@@ -195,15 +216,29 @@ class LiveReporter(LogHandler):
         """The summary: unexpected results by test with their first failing
         message, the slowest tests. (The totals line follows from run.py.)"""
         if self.unexpected:
+            # Each test once, with how many of its runs were unexpected (the
+            # rounds of a repeat mode), its first failure shown.
+            times = {}
+            for test, _, _ in self.unexpected:
+                times[test] = times.get(test, 0) + 1
+            firsts = [(t, d, f) for i, (t, d, f) in enumerate(self.unexpected)
+                      if t not in {x[0] for x in self.unexpected[:i]}]
             self._line("")
-            self._line(self._paint("Unexpected results: %d" % len(self.unexpected), "red"))
-            for test, data, first_sub in self.unexpected:
-                line = "  %s  %s" % (self._name(test), _expectation(data))
+            self._line(self._paint("Unexpected results: %d" % len(firsts), "red"))
+            for test, data, first_sub in firsts:
                 message = first_failing_message(data, first_sub)
-                if message:
-                    line += ": " + _CONTROL.sub("?", message)
-                self._line(line)
-        ran = sorted(self.walls, reverse=True)[:SLOWEST]
+                if times[test] > 1:
+                    message = "%s (unexpected in %d runs)" % (message or "", times[test])
+                if first_sub is not None and not is_unexpected(data):
+                    line = "  %s  %s" % (self._name(test), message)     # FAIL subtest - message
+                else:
+                    line = "  %s  %s" % (self._name(test), _expectation(data))
+                    if message:
+                        line += ": " + message
+                self._line(_CONTROL.sub("?", line))
+        # Each test once (its slowest run); a test that took no measurable
+        # time is not among the slowest.
+        ran = sorted(((w, t) for t, w in self.walls.items() if w >= SHOWN_SECONDS), reverse=True)[:SLOWEST]
         if len(ran) > 1:
             self._line("")
             self._line("Slowest tests:")
@@ -239,6 +274,8 @@ class LiveReporter(LogHandler):
 
     def _progress_tag(self):
         width = len(str(self.total)) if self.total else 1
+        if self.round_label:
+            return "[%s: %*d/%d]" % (self.round_label, width, self.done, self.total)
         return "[%*d/%d]" % (width, self.done, self.total)
 
     def eta(self, now=None):
@@ -250,8 +287,8 @@ class LiveReporter(LogHandler):
 
     def _status_text(self, now, with_running=False):
         c = self.counts
-        text = "%d/%d done: %d passed, %d unexpected, %d skipped | %d running | %s elapsed | ETA %s" % (
-            self.done, self.total, c["passed"], c["unexpected"], c["skipped"],
+        text = "%s%d/%d done: %d passed, %d unexpected, %d skipped | %d running | %s elapsed | ETA %s" % (
+            self.round_label + ": " if self.round_label else "", self.done, self.total, c["passed"], c["unexpected"], c["skipped"],
             len(self.running), format_seconds(now - self.started), format_seconds(self.eta(now)))
         if with_running and self.running:
             oldest = sorted(self.running.items(), key=lambda kv: kv[1])[:8]
@@ -269,7 +306,8 @@ class LiveReporter(LogHandler):
         if len(shown) > room:
             shown, more = shown[:room - 1], len(shown) - (room - 1)
         for test, start in shown:
-            lines.append("  %8s  %s" % (_seconds(now - start), self._name(test)))
+            where = self.workers.get(test)
+            lines.append("  %8s  %s%s" % (_seconds(now - start), self._name(test), "  on " + where if where else ""))
         if more:
             lines.append("  ... and %d more" % more)
         # A line as wide as the terminal would wrap and break the erase count.

@@ -30,6 +30,7 @@ class ReportSettings:
     progress_every: float = 30.0
     report_html: str | None = None  # --report-html FILE
     state_dir: str = ".mozparallel"  # report.html is always written here
+    log_level: str = "INFO"         # mach reporter: least level of log messages shown (--log-mach-level)
     log_subtests: bool = False      # every passing point as a test_status event
     log_options: dict = field(default_factory=dict)  # the --log-* options, for mozlog
     command: str | None = None      # the command line as the report shows it, secrets masked
@@ -72,7 +73,8 @@ class RunReporters:
             expected = dict(scheduler.expected) if scheduler is not None else {}
             estimate = RunEstimate(jobs, expected, dispatch_order(scheduler, specs))
             self.live = LiveReporter(sys.stdout, estimate, LiveOptions(
-                show_output=show, verbose=verbose, progress_every=settings.progress_every))
+                show_output=show, verbose=verbose, progress_every=settings.progress_every,
+                level=settings.log_level))
             logger.add_handler(self.live)
         self.collector = ReportCollector()
         logger.add_handler(self.collector)
@@ -80,6 +82,11 @@ class RunReporters:
     @property
     def on_tick(self):
         return self.live.tick if self.live is not None else None
+
+    def new_round(self, label, test_ids, jobs):
+        """A round of a repeat mode starts (flaky/rounds.py)."""
+        if self.live is not None:
+            self.live.new_round(label, test_ids, jobs)
 
     def end_of_run(self):
         if self.live is not None:

@@ -1,5 +1,6 @@
 """Counts of a run's results for its closing line ("40 tests in 8.1s: 38
-passed, 1 unexpected, ..."). Reads TestResults (contract.py)."""
+passed, 1 unexpected, ..."). Reads TestResults (contract.py); in a repeat
+mode, each test's final verdict over all its rounds (``judge``)."""
 
 from ..contract import is_unexpected
 
@@ -8,39 +9,67 @@ class Tally:
     def __init__(self):
         self.passed = self.unexpected = self.skipped = self.expected_fail = 0
         self.intermittents = 0
-        self._unexpected_ids = set()
+        self.parallel_unsafe = 0
+        self._kind = {}             # test id -> the counter it is in
 
     def add(self, end, unexpected=False):
         """One test_end event; ``unexpected``: a subtest of it was."""
         if is_unexpected(end) or unexpected:
-            self.unexpected += 1
-            self._unexpected_ids.add(end.get("test"))
+            kind = "unexpected"
         elif end["status"] == "SKIP":
-            self.skipped += 1
+            kind = "skipped"
         elif end["status"] not in ("OK", "PASS"):     # expected FAIL, CRASH, TIMEOUT
-            self.expected_fail += 1
+            kind = "expected_fail"
         else:
-            self.passed += 1
+            kind = "passed"
+        setattr(self, kind, getattr(self, kind) + 1)
+        self._kind[end.get("test")] = kind
 
     def add_result(self, result):
         """A TestResult from the pool."""
         self.add(result.end, result.unexpected)
 
-    def intermittent(self, test_ids):
-        """Main-run failures that passed when re-run count as passed (and
-        intermittent), as the exit status has it."""
+    def _move(self, test, kind):
+        old = self._kind.get(test)
+        if old is None or old == kind:
+            return False
+        setattr(self, old, getattr(self, old) - 1)
+        setattr(self, kind, getattr(self, kind) + 1)
+        self._kind[test] = kind
+        return True
+
+    def intermittent(self, test_ids, parallel_unsafe=()):
+        """Main-run failures that passed on another attempt count as passed
+        (and intermittent, or parallel-unsafe: failed beside others, passed
+        alone), as the exit status has it."""
+        unsafe = set(parallel_unsafe)
         for test in test_ids:
-            if test in self._unexpected_ids:
-                self._unexpected_ids.discard(test)
-                self.unexpected -= 1
-                self.passed += 1
-                self.intermittents += 1
+            if self._kind.get(test) == "unexpected" and self._move(test, "passed"):
+                if test in unsafe:
+                    self.parallel_unsafe += 1
+                else:
+                    self.intermittents += 1
+
+    def judge(self, unexpected_ids, intermittent_ids, parallel_unsafe=()):
+        """Each test's verdict over all the rounds of a repeat mode (flaky/):
+        a test unexpected in any round that decides (unstable under
+        --verify, a failing --repeat run) is unexpected; one that failed and
+        passed another attempt (--retries) passed, intermittent."""
+        unexpected_ids = set(unexpected_ids)
+        for test in unexpected_ids:
+            self._move(test, "unexpected")
+        self.intermittent([t for t in intermittent_ids if t not in unexpected_ids], parallel_unsafe)
 
     def summary(self, seconds):
         total = self.passed + self.unexpected + self.skipped + self.expected_fail
         passed = "%d passed" % self.passed
+        notes = []
         if self.intermittents:
-            passed += " (%d intermittent)" % self.intermittents
+            notes.append("%d intermittent" % self.intermittents)
+        if self.parallel_unsafe:
+            notes.append("%d parallel-unsafe" % self.parallel_unsafe)
+        if notes:
+            passed += " (%s)" % ", ".join(notes)
         return ("mozparallel: %d tests in %.1fs: %s, %d unexpected, %d skipped, "
                 "%d expected failures" % (total, seconds, passed, self.unexpected,
                                           self.skipped, self.expected_fail))

@@ -34,21 +34,53 @@ class RunPlan:
     total: int                      # tests to run
     history_source: str = "none"
     gate_budget: int | None = None  # bytes; None: no memory gate
+    auto: bool = False              # J chosen by -j auto (not given)
 
-    def describe(self):
+    @property
+    def policy_name(self):
         policy = self.scheduler.name
         seed = self.scheduler.seed
         if seed is not None:
             policy += ":%d" % seed
-        parts = ["mozparallel: schedule %s" % policy, "J=%d (%s)" % (self.jobs, self.jobs_reason)]
+        return policy
+
+    def describe(self, verbose=False):
+        """What the run will do, in one short line: how many tests, how
+        many at once, how long the history says it takes. ``verbose``:
+        the reasoning behind each decision, one line each."""
+        if verbose:
+            return self.reasoning()
+        text = "mozparallel: %d test%s, %d at a time (%s)" % (
+            self.total, "" if self.total == 1 else "s", self.jobs, "-j auto" if self.auto else "-j %d" % self.jobs)
+        if self.policy_name != "history":
+            text += ", %s order" % self.policy_name
         if self.expected_makespan is not None:
-            parts.append("expected makespan %.1fs (%d of %d tests known; history: %s)" % (
+            text += "; about %s by history" % _duration(self.expected_makespan)
+            if self.known < self.total:
+                text += " (%d of them known)" % self.known
+        return text
+
+    def reasoning(self):
+        """Each decision and why, a line each (``-v``; the raw log always)."""
+        lines = ["mozparallel: schedule %s; J=%d (%s)" % (self.policy_name, self.jobs, self.jobs_reason)]
+        if self.expected_makespan is not None:
+            lines.append("mozparallel: expected makespan %.1fs (%d of %d tests known; history: %s)" % (
                 self.expected_makespan, self.known, self.total, self.history_source))
         else:
-            parts.append("no history for these tests")
+            lines.append("mozparallel: no history for these tests")
         if self.gate_budget is not None:
-            parts.append("memory gate at %.1f GiB" % (self.gate_budget / 2.0 ** 30))
-        return "; ".join(parts)
+            lines.append("mozparallel: memory gate at %.1f GiB: a test waits until its recorded peak fits"
+                         % (self.gate_budget / 2.0 ** 30))
+        return "\n".join(lines)
+
+
+def _duration(seconds):
+    if seconds < 60:
+        return "%.1fs" % seconds
+    minutes, seconds = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return "%dm%02ds" % (minutes, seconds)
+    return "%dh%02dm" % divmod(minutes, 60)
 
 
 def expected_makespan(order, walls, jobs):
@@ -82,4 +114,5 @@ def plan_run(specs, history, schedule="history", jobs=None, cores=None, availabl
     if budget and predicted and jobs > 1:
         gate_budget = budget
         scheduler = MemoryGate(policy, predicted, budget)
-    return RunPlan(scheduler, jobs, reason, makespan, len(known), len(ids), history.source, gate_budget)
+    return RunPlan(scheduler, jobs, reason, makespan, len(known), len(ids), history.source, gate_budget,
+                   auto=reason.startswith("-j auto"))

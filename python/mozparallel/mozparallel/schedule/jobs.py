@@ -33,7 +33,7 @@ def choose_jobs(history, test_ids, cores, budget=None):
     known = [history.figures[t] for t in ids
              if t in history.figures and history.figures[t].wall is not None and history.figures[t].cpu is not None]
     if not known:
-        return _capped(cores, "no CPU history for these tests: one job per core (%d cores)" % cores, ids)
+        return _capped(cores, "no CPU history for these tests: one per core (%d cores)" % cores, ids)
     wall = sum(f.wall for f in known)
     cpu = sum(f.cpu for f in known)
     load = cpu / wall if wall > 0 else 1.0
@@ -41,7 +41,8 @@ def choose_jobs(history, test_ids, cores, budget=None):
         jobs = cores
     else:
         jobs = max(cores, math.floor(cores / max(load, 1.0 / MAX_PER_CORE)))
-    reason = "tests use %.2f CPU s per wall s (%d of %d tests known): %d jobs on %d cores" % (
+    # Each step names the J it leaves, so the last one named is the J used.
+    reason = "tests use %.2f CPU s per wall s (%d of %d tests known): up to %d at once on %d cores" % (
         load, len(known), len(ids), jobs, cores)
     walls = history.expected_walls(ids)
     longest = max(walls.values())
@@ -49,8 +50,8 @@ def choose_jobs(history, test_ids, cores, budget=None):
         useful = math.ceil(sum(walls.values()) / longest)
         if useful < jobs:
             jobs = max(useful, cores)
-            reason += "; more than %d would not end sooner (longest test %.1fs of %.1fs)" % (
-                useful, longest, sum(walls.values()))
+            reason += "; then %d: more than %d would not end sooner (longest test %.1fs of %.1fs)" % (
+                jobs, useful, longest, sum(walls.values()))
     jobs, reason = _memory_cap(jobs, reason, history, ids, budget)
     return _capped(jobs, reason, ids)
 
@@ -70,7 +71,7 @@ def _memory_cap(jobs, reason, history, ids, budget):
 
 def _capped(jobs, reason, ids):
     if len(ids) < jobs:
-        return JobsChoice(len(ids), reason + "; only %d tests" % len(ids))
+        return JobsChoice(len(ids), reason + "; then %d: only %d tests" % (len(ids), len(ids)))
     return JobsChoice(jobs, reason)
 
 

@@ -1,6 +1,11 @@
-"""Turn TEST arguments into tests: a file, a directory (its executable
-files and ``.t`` files, recursively, in sorted order), or a manifest
-(``.ini``/``.toml``).
+"""Turn TEST arguments into tests: a manifest (``.ini``/``.toml``), a
+directory or a file. A directory or a file that manifests speak for goes
+through them, as mozilla-central resolves paths (resolve.py): a
+directory's tests are what its manifests list, a file keeps its
+manifest's keys. A directory no manifest speaks for gives its executable
+files and ``.t`` files, recursively, in sorted order; a file no manifest
+lists is run as it is. No argument at all: the manifests under the
+current directory.
 
 Every test keeps its manifest group and per-test keys; a test that will not
 run keeps the reason (``disabled``: a condition, "missing: ...", or, set by
@@ -55,40 +60,59 @@ def _utf8(path):
     return True
 
 
-def discover(args, root=None, manifest_reader=None):
+def discover(args, root=None, manifest_reader=None, warn=None):
     """``SelectedTest`` for every TEST argument, in argument order, each file
     once. ``manifest_reader(path, root)`` reads a manifest (``path`` as
-    typed)."""
+    typed); ``warn(text)`` says a file beside a manifest is not in it."""
+    from .resolve import Resolver
+
     root = os.path.abspath(root or os.getcwd())
     tests, seen = [], set()
 
     def add(t):
-        if t.path in seen:
+        if os.path.normpath(t.path) in seen:
             return
         if not _utf8(t.path):
             raise InputError("test file name is not valid UTF-8: %s (ids, logs and the history are UTF-8; "
                              "rename it)" % ascii(os.fsencode(t.path))[1:])
-        seen.add(t.path)
+        seen.add(os.path.normpath(t.path))
         tests.append(t)
 
+    def read(path, root):
+        nonlocal manifest_reader
+        if manifest_reader is None:
+            from .manifest import ManifestReader
+            from .mozinfo_values import load_values
+            manifest_reader = ManifestReader(load_values())
+        return manifest_reader(path, root)
+
+    resolver = Resolver(read, root, **({"warn": warn} if warn else {}))
+    if not args:
+        listed = resolver.directory(root, os.curdir)
+        if not listed:
+            raise InputError("no TEST given, and no test manifest under the current directory lists a test: "
+                             "give test files, directories or manifests (.ini, .toml)")
+        for t in listed:
+            add(t)
     for arg in args:
         path = os.path.abspath(arg)
         if arg.endswith(MANIFEST_SUFFIXES) and os.path.isfile(path):
-            if manifest_reader is None:
-                from .manifest import ManifestReader
-                from .mozinfo_values import load_values
-                manifest_reader = ManifestReader(load_values())
-            for t in manifest_reader(arg, root):
+            for t in read(arg, root):
                 add(t)
         elif os.path.isdir(path):
-            files = _walk(path, arg)
-            if not files:
-                raise InputError("no test files (executable or %s) in directory: %s"
-                                 % (" ".join(TEST_SUFFIXES), arg))
-            for f, typed in files:
-                add(SelectedTest(path=f, id=test_id(f, root), argv_path=typed))
+            listed = resolver.directory(path, arg)
+            if listed is None:
+                files = _walk(path, arg)
+                if not files:
+                    raise InputError("no test files (executable or %s) in directory: %s"
+                                     % (" ".join(TEST_SUFFIXES), arg))
+                listed = [SelectedTest(path=f, id=test_id(f, root), argv_path=typed) for f, typed in files]
+            elif not listed:
+                raise InputError("the manifests for directory %s list no test under it" % arg)
+            for t in listed:
+                add(t)
         elif os.path.isfile(path):
-            add(SelectedTest(path=path, id=test_id(path, root), argv_path=arg))
+            add(resolver.file(path, arg) or SelectedTest(path=path, id=test_id(path, root), argv_path=arg))
         elif os.path.lexists(path):
             raise InputError("not a file or directory: %s" % arg)
         else:

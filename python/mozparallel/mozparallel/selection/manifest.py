@@ -63,9 +63,10 @@ class ManifestTest:
 
 
 class _TreeReader:
-    def __init__(self, top, allow_missing):
+    def __init__(self, top, allow_missing, on_parsed=None):
         self.top_dir = os.path.dirname(top)
         self.allow_missing = allow_missing
+        self.on_parsed = on_parsed      # called with each ParsedManifest read (keys.py)
         self.tests = []
         self.seen = {}          # test path -> (manifest path, line)
         self.checked = set()    # support-files patterns already found
@@ -79,6 +80,8 @@ class _TreeReader:
         except (OSError, UnicodeDecodeError) as e:
             raise ManifestError(path, None, "cannot read manifest: %s" % e)
         parsed = READERS[os.path.splitext(path)[1]](path, text)
+        if self.on_parsed is not None:
+            self.on_parsed(parsed)
         here, typed_here = os.path.dirname(path), os.path.dirname(typed)
         defaults = inherited
         if parsed.default is not None:
@@ -153,14 +156,15 @@ class _TreeReader:
             self.checked.add(full)
 
 
-def read_tests(path, allow_missing=False):
+def read_tests(path, allow_missing=False, on_parsed=None):
     """Every test entry of the manifest at ``path`` and its includes, in
     order, with merged keys; no condition is evaluated yet. ``path`` as
-    the user typed it: each test's ``typed`` path starts with it."""
+    the user typed it: each test's ``typed`` path starts with it.
+    ``on_parsed(parsed)`` sees each manifest file as read."""
     typed, path = path, os.path.abspath(path)
     if os.path.splitext(path)[1] not in READERS:
         raise ManifestError(path, None, "not a .ini or .toml manifest")
-    reader = _TreeReader(path, allow_missing)
+    reader = _TreeReader(path, allow_missing, on_parsed)
     reader.read(path, typed, Layer({}, {}), ())
     return reader.tests
 
@@ -174,16 +178,20 @@ class ManifestReader:
     conditions against ``values`` (mozinfo). An unknown name in a condition
     is ``""``, as Mozilla's manifestparser reads it, with one ``warn`` per
     name (naming the manifest and line where it was first seen); ``strict``:
-    it is an error."""
+    it is an error. A misspelled key (``skip_if``) is one ``warn`` per key
+    (keys.py)."""
 
     def __init__(self, values, strict=False, allow_missing=False, warn=_warn):
+        from .keys import KeyChecker
+
         self.evaluator = Evaluator(values, strict)
         self.allow_missing = allow_missing
         self.warn = warn
         self.warned = set()
+        self.keys = KeyChecker(warn)
 
     def __call__(self, path, root):
-        tests = read_tests(path, self.allow_missing)
+        tests = read_tests(path, self.allow_missing, on_parsed=self.keys.check)
         return [self.select(t, root) for t in tests]
 
     def select(self, test, root):

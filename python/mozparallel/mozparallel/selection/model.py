@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 from ..errors import InputError
 
-__all__ = ["MANIFEST_SUFFIXES", "InputError", "SelectedTest", "SelectionSettings", "test_id"]
+__all__ = ["CONDITION_KEYS", "MANIFEST_SUFFIXES", "SET_KEYS", "Edit", "EditError", "InputError", "SelectedTest",
+           "SelectionSettings", "test_id"]
 
 MANIFEST_SUFFIXES = (".ini", ".toml")
 
@@ -51,3 +52,22 @@ class SelectionSettings:
     tags: tuple = ()
     subsuite: str | None = None
     path_prefixes: tuple = ()
+
+
+# Manifest edits (edits.py): keys set when absent, keys a condition is added to.
+SET_KEYS = ("run-sequentially",)
+CONDITION_KEYS = ("skip-if", "fail-if")
+
+
+class EditError(InputError):
+    """An edit that cannot be written (the message names the file and entry)."""
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One edit of a test's manifest entry (edits.py)."""
+
+    section: str            # the test's section name, as in the manifest
+    key: str                # one of SET_KEYS or CONDITION_KEYS
+    value: str              # the reason, or the condition to add
+    comment: str = ""       # the evidence, written as a comment

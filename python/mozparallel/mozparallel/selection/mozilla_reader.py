@@ -141,10 +141,13 @@ class MozillaManifestReader:
     """``discover()``'s manifest reader, with Mozilla's manifestparser.
     ``values``: the mozinfo values conditions are evaluated against."""
 
-    def __init__(self, values, allow_missing=False):
+    def __init__(self, values, allow_missing=False, warn=None):
+        from .keys import KeyChecker
+
         self.values = {k: v for k, v in values.items() if k not in _ACTIVE_TESTS_PARAMETERS}
         self.allow_missing = allow_missing
         self.test_manifest, self.subsuite_filter, self.name = _import()
+        self.keys = KeyChecker(warn) if warn is not None else None
 
     def __call__(self, path, root):
         typed, path = path, os.path.abspath(path)
@@ -167,7 +170,26 @@ class MozillaManifestReader:
         if len(raw) != len(active):
             raise ManifestError(path, None, "%s returned %d of %d tests" % (self.name, len(active), len(raw)))
         typed_dir, top_dir = os.path.dirname(typed), os.path.dirname(path)
+        self.check_keys([path] + [t["manifest"] for t in raw])
         return [self.select(given, test, root, typed_dir, top_dir) for given, test in zip(raw, active)]
+
+    def check_keys(self, manifests):
+        """Misspelled keys (keys.py), found with our own parser of each file
+        manifestparser read; a file it cannot parse is left to manifestparser."""
+        if self.keys is None:
+            return
+        from .manifest import READERS
+
+        for path in dict.fromkeys(os.path.normpath(m) for m in manifests if m):
+            parse = READERS.get(os.path.splitext(path)[1])
+            if parse is None:
+                continue
+            try:
+                with open(path, encoding="utf-8") as f:
+                    parsed = parse(path, f.read())
+            except (OSError, UnicodeDecodeError, ManifestError):
+                continue
+            self.keys.check(parsed)
 
     def select(self, given, test, root, typed_dir="", top_dir=None):
         """One SelectedTest from ``given`` (the manifest's keys, as read)

@@ -80,7 +80,7 @@ class Recorder:
         end_offset = time.monotonic() - self.started
         record = ResultRecord(
             test=result.id, command=command_of(result.spec),
-            status=result.status, expected=result.expected,
+            status=result.final_status, expected=result.expected,
             wall=extra.get("wall"), cpu_user=extra.get("cpu_user"), cpu_system=extra.get("cpu_system"),
             peak_rss_kb=extra.get("peak_rss_kb"), maxrss_kb=extra.get("maxrss_kb"),
             processes=extra.get("processes"), slot=extra.get("slot"),

@@ -24,12 +24,13 @@ from ..schedule.history import Figures, TestHistory
 # The dynamic mode's measured costs (bench/fleet_bench.py, docs/distributed.md),
 # on the 2-core build machine, loopback redis-server, 1,000 trivial tests:
 # - a slot's time per test beyond the test itself (take it off the queue,
-#   the one-test pool, store the result): 3.7-5.6 ms with 2 workers x 2 slots;
+#   the one-test pool, store the result): 2.9-5.6 ms with 2 workers x 2 slots;
 DEFAULT_OVERHEAD = 0.0045
 # - tests a second one coordinator hands out and reports (instant responders
-#   as workers, start-up excluded): 2,750-3,440;
+#   as workers, start-up excluded): 5,680-6,060, and 2,750-3,440 while other
+#   jobs ran: the lowest is the default;
 DEFAULT_COORDINATOR_RATE = 2750.0
-# - tests a second the broker carries: 1 / its CPU per test (0.05 ms).
+# - tests a second the broker carries: 1 / its CPU per test (0.04-0.05 ms).
 DEFAULT_BROKER_RATE = 20000.0
 POLICIES = ("count", "hash", "duration", "dynamic")
 

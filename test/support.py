@@ -58,7 +58,8 @@ class FakeScheduler:
 
     What it was asked is kept: ``asked`` (the slot of each ``next_test``
     call, answered or not), ``handed`` (ids, in order), ``finished_calls``
-    ((id, seconds), in order). ``hold()`` makes ``next_test`` answer None
+    ((id, seconds), in order), ``retried`` (ids given back by
+    ``retry_alone``, put first). ``hold()`` makes ``next_test`` answer None
     ("nothing now") until ``release()``, tests left or not."""
 
     def __init__(self, specs=(), expected=None, predicted=None, name="fake", seed=None):
@@ -71,6 +72,7 @@ class FakeScheduler:
         self.asked = []
         self.handed = []
         self.finished_calls = []
+        self.retried = []
 
     def next_test(self, slot):
         self.asked.append(slot)
@@ -82,6 +84,10 @@ class FakeScheduler:
 
     def finished(self, test_id, seconds):
         self.finished_calls.append((test_id, seconds))
+
+    def retry_alone(self, spec):
+        self.retried.append(spec.id)
+        self._queue.insert(0, spec)
 
     def remaining(self):
         return len(self._queue)

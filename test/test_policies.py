@@ -7,7 +7,8 @@ the policies through the plan.)"""
 import pytest
 
 from mozparallel.contract import Scheduler, TestSpec
-from mozparallel.schedule import Figures, ListOrder, LongestFirst, Shuffled, TestHistory, make_policy, parse_policy
+from mozparallel.schedule import (FailuresFirst, Figures, ListOrder, LockGate, LongestFirst, Shuffled, TestHistory,
+                                  make_policy, parse_policy)
 from mozparallel.schedule.policies import DEFAULT_POLICY
 from support import FakeScheduler, assert_implements, specs
 
@@ -28,6 +29,8 @@ def drain(policy):
     lambda s: ListOrder(s),
     lambda s: LongestFirst(s, history(a=1.0)),
     lambda s: Shuffled(s, 3),
+    lambda s: FailuresFirst(s, TestHistory({"b": Figures(wall=1.0, failures=1.0)}, "test")),
+    lambda s: LockGate(ListOrder(s)),   # schedule/locks.py, around every policy of a run
     lambda s: FakeScheduler(s),         # support.py's stand-in keeps the same contract
 ])
 def test_every_policy_is_a_complete_scheduler(make):
@@ -92,7 +95,7 @@ def test_parse_policy(text, parsed):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("fastest", "unknown schedule 'fastest' (choose from history, list, shuffle[:SEED])"),
+    ("fastest", "unknown schedule 'fastest' (choose from history, failures-first, list, shuffle[:SEED])"),
     ("History", "unknown schedule 'History'"),
     ("list:3", "only shuffle takes a seed: 'list:3'"),
     ("history:1", "only shuffle takes a seed: 'history:1'"),

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from mozparallel.schedule import (Figures, ListOrder, LongestFirst, MemoryGate, Shuffled, TestHistory,
+from mozparallel.schedule import (Figures, ListOrder, LockGate, LongestFirst, MemoryGate, Shuffled, TestHistory,
                                   expected_makespan, make_policy, parse_policy, plan_run)
-from mozparallel.schedule.history import history_from_results, merge_walls
+from mozparallel.schedule.history import failure_score, history_from_results, history_from_rows, merge_walls
 from mozparallel.store.records import ResultRecord
 from support import specs
 
@@ -146,7 +146,7 @@ def test_plan_run_without_history_says_so_and_gates_nothing():
     plan = plan_run(specs("a", "b"), TestHistory(), "list", jobs=None, cores=2, available=8 * GiB)
     assert plan.expected_makespan is None and "no history" in plan.reasoning()
     assert plan.describe() == "mozparallel: 2 tests, 2 at a time (-j auto), list order"
-    assert plan.jobs == 2 and isinstance(plan.scheduler, ListOrder)
+    assert plan.jobs == 2 and isinstance(plan.scheduler, LockGate) and isinstance(plan.scheduler.policy, ListOrder)
 
 
 def test_plan_run_gates_memory_when_peaks_are_known():
@@ -205,3 +205,45 @@ def test_the_default_line_is_short_and_j_auto_names_the_j_it_uses():
     steps = re.findall(r"(?:up to|then) (\d+)", reason)
     assert steps and int(steps[-1]) == plan.jobs and "J=%d (" % plan.jobs in reason, reason
     assert int(steps[0]) > plan.jobs            # the CPU figure alone would allow more
+
+
+# -- failures first ----------------------------------------------------------------
+
+def rows(*runs):
+    """ROW tuples of runs (oldest first), each {test: (status, wall)}."""
+    out = []
+    for k, run in enumerate(runs):
+        for test, (status, wall) in run.items():
+            out.append((test, status, wall, 0.1, 0.0, 1000, 1000, "OK", "run%d" % k))
+    return out
+
+
+def test_failure_score_weighs_recent_and_frequent_failures():
+    figures = history_from_rows(rows(
+        {"old": ("FAIL", 1.0), "often": ("FAIL", 1.0), "new": ("OK", 1.0), "fine": ("OK", 1.0)},
+        {"old": ("OK", 1.0), "often": ("CRASH", 1.0), "new": ("OK", 1.0), "fine": ("OK", 1.0)},
+        {"old": ("OK", 1.0), "often": ("OK", 1.0), "new": ("TIMEOUT", 1.0), "fine": ("OK", 1.0)},
+        {"other": ("OK", 1.0)}))
+    score = {t: f.failures for t, f in figures.items()}
+    assert score["fine"] == 0.0
+    assert score["new"] == failure_score([1]) and score["old"] == failure_score([3])
+    assert score["often"] == failure_score([2, 3]) > score["new"] > score["old"] > 0
+    assert failure_score([0]) == 1.0 and failure_score([3]) == 0.5       # a half-life of three runs
+    # Expected failures are not failures; an old record without expected is judged by its status.
+    figures = history_from_rows([("a", "FAIL", 1.0, None, None, None, None, "FAIL", "r"),
+                                 ("b", "ERROR", 1.0, None, None, None, None, "", "r")])
+    assert figures["a"].failures == 0.0 and figures["b"].failures == 1.0
+
+
+def test_failures_first_then_longest_first():
+    h = TestHistory({"slow": Figures(wall=9.0), "mid": Figures(wall=5.0), "quick": Figures(wall=1.0),
+                     "broke_slow": Figures(wall=8.0, failures=1.0), "broke_quick": Figures(wall=0.5, failures=1.0),
+                     "broke_often": Figures(wall=7.0, failures=2.2)}, "test")
+    policy = make_policy("failures-first", specs("new", "slow", "mid", "quick", "broke_slow", "broke_quick",
+                                                 "broke_often"), h)
+    assert policy.name == "failures-first" and policy.failing == 3
+    # Most failures first, equal scores quickest first; then unseen, then longest first.
+    assert drain(policy) == ["broke_often", "broke_quick", "broke_slow", "new", "slow", "mid", "quick"]
+    assert parse_policy("failures-first") == ("failures-first", None)
+    with pytest.raises(ValueError, match="only shuffle takes a seed"):
+        parse_policy("failures-first:3")

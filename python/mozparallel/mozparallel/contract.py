@@ -7,7 +7,8 @@ Into the pool
     expectations), decided before the run starts.
 Asked of the schedule
     ``Scheduler``: ``next_test(slot)`` whenever a slot is free,
-    ``finished(test_id, seconds)`` when a test ends, plus what the reports
+    ``finished(test_id, seconds)`` when a test ends, ``retry_alone(spec)``
+    for a test ended for memory, plus what the reports
     read (``planned_order()``, ``expected``, ``predicted``, ``remaining()``).
 Out of the pool
     ``TestResult``: one finished test, frozen, handed to every consumer
@@ -29,6 +30,7 @@ COPIED_KEY = "resumed_from"
 ENDED_TIMEOUT = "timeout"       # silent for --timeout, or over --max-time
 ENDED_STOPPED = "stopped"       # ended by the runner (Ctrl-C, --max-failures, --bail): no complete result
 ENDED_LEAK = "leak"             # exited, but what it left kept its output open
+ENDED_MEMORY = "memory"         # over --max-test-memory, or killed by the kernel's OOM killer: re-run alone
 
 
 def is_unexpected(event):
@@ -58,7 +60,9 @@ class TestSpec:
     max_time: float | None = None       # wall-clock cap (seconds)
     expected_fail: bool = False
     expected_outcome: str | None = None  # manifest expected = crash|timeout|bailout
-    sequential: str | None = None       # run-sequentially reason
+    sequential: str | None = None       # why it runs alone (run-sequentially, a memory retry)
+    resources: tuple = ()               # locks it holds while it runs: "name" or "name*N" (schedule/locks.py)
+    memory_retry: dict | None = None    # set on the re-run alone of a test ended for memory: its first attempt
     cwd: str | None = None
     env: dict | None = None             # extra environment
     extra: dict = field(default_factory=dict)
@@ -137,6 +141,10 @@ class Scheduler(Protocol):
 
     def finished(self, test_id: str, seconds: float) -> None:
         """A test ended after ``seconds`` of wall time."""
+
+    def retry_alone(self, spec: "TestSpec") -> None:
+        """Hand ``spec`` out again, to run with nothing beside it (a test
+        ended for memory: execution/pool.py)."""
 
     def remaining(self) -> int:
         """Tests not handed out yet."""

@@ -149,6 +149,10 @@ def add_run_arguments(parser):
                             "(0: no timeout, the default)")
     group.add_argument("--max-time", type=seconds_or_none, default=None, metavar="S",
                        help="kill a test that runs longer than S seconds, output or not (0: no limit, the default)")
+    group.add_argument("--max-test-memory", type=_memory_size, default=None, metavar="SIZE",
+                       help="end a test whose processes together use more than SIZE (e.g. 2G) and run it "
+                            "again alone, without the cap, as a test the kernel's OOM killer ended is; "
+                            "reported as a memory retry, judged by the re-run")
     group.add_argument("--kill-grace", type=seconds_or_none, default=5.0, metavar="S",
                        help="seconds between SIGTERM and SIGKILL when ending a test (default 5; 0: SIGKILL "
                             "right after SIGTERM)")
@@ -363,6 +367,21 @@ def _memory_size(text):
         raise argparse.ArgumentTypeError(str(e))
 
 
+def resource_rule(text):
+    """``PATTERN=NAME[,NAME...]`` of --resource: (pattern, names text)."""
+    from .schedule.locks import parse_resources
+
+    pattern, sep, names = text.partition("=")
+    if not sep or not pattern.strip():
+        raise argparse.ArgumentTypeError("not PATTERN=NAME[,NAME...]: %r" % text)
+    try:
+        if not parse_resources(names):
+            raise ValueError("no resource named after '='")
+    except ValueError as e:
+        raise argparse.ArgumentTypeError("%s in %r" % (e, text))
+    return (pattern.strip(), names)
+
+
 def _chunk_number(text):
     try:
         value = int(text)
@@ -389,10 +408,15 @@ def add_schedule_arguments(parser):
     group = parser.add_argument_group("Scheduling")
     group.add_argument("--schedule", type=_schedule, default="history", metavar="POLICY",
                        help="order of the tests: history (longest first by recorded durations, tests "
-                            "never seen first; the default), list (the order given), or shuffle[:SEED]")
+                            "never seen first; the default), failures-first (tests that failed in recent runs "
+                            "first, then as history), list (the order given), or shuffle[:SEED]")
     group.add_argument("--max-memory", type=_memory_size, default=None, metavar="SIZE",
                        help="memory the tests may use together, e.g. 8G (default: 95%% of what the machine "
                             "has available at the start); a test whose recorded peak does not fit waits")
+    group.add_argument("--resource", type=resource_rule, action="append", default=[], metavar="PATTERN=NAMES",
+                       help="tests whose id, path or file name matches the glob PATTERN hold the locks NAMES "
+                            "(comma-separated; NAME*N: N tests at once) while they run, as the manifest key "
+                            "'resources' does; tests holding the same lock never overlap; repeatable")
     add_chunk_arguments(group)
 
 

@@ -126,7 +126,7 @@ def _run(settings, store, selected, run_info):
         return EXIT_OK
     selected = [t for t in selected if t.id not in other_chunks]
     specs, skipped = build_specs(selected, settings.specs.exec_cmd, settings.specs.protocol, settings.specs.env,
-                                 settings.specs.wrapper)
+                                 settings.specs.wrapper, settings.specs.resources)
     resumed = load_resumed(store, settings.resume)      # --resume: tests done before are not run
     foreign = sorted(set(resumed) - {t.id for t in selected})
     if foreign:

@@ -193,6 +193,7 @@ class SpecSettings:
     protocol: str = "auto"          # --protocol
     env: tuple = ()                 # (NAME, VALUE) for every test: --headless, --setenv
     wrapper: str | None = None      # --debugger CMD [--debugger-args ARGS], before each test's command
+    resources: tuple = ()           # --resource: (glob, names) pairs
 
 
 def spec_settings(options):
@@ -204,7 +205,7 @@ def spec_settings(options):
     elif options.get("debugger_args"):
         raise UsageError("--debugger-args given without --debugger")
     return SpecSettings(exec_cmd=options.get("exec_cmd"), protocol=options.get("protocol") or "auto",
-                        env=tuple(env), wrapper=wrapper)
+                        env=tuple(env), wrapper=wrapper, resources=tuple(options.get("resource") or ()))
 
 
 def execution_settings(options, jobs, log_subtests):
@@ -220,6 +221,7 @@ def execution_settings(options, jobs, log_subtests):
         bail=bool(options.get("bail")),
         max_failures=options.get("max_failures") or None,
         allow_leaks=bool(options.get("allow_leaks")),
+        max_test_memory=options.get("max_test_memory"),
     )
 
 

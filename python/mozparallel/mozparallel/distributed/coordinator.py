@@ -116,6 +116,7 @@ class Coordinator:
         self.stop_reason = None
         self.stop_hard = False
         self.scheduler = None
+        self.order = deque()        # specs not handed out yet, in the planned order
         self.state = None
         self.app = None
         self.pending = {}           # test id -> spec, not reported yet
@@ -149,7 +150,10 @@ class Coordinator:
     # -- the run ----------------------------------------------------------------
     def run(self, scheduler):
         self.scheduler = scheduler
-        self.pending = {s.id: s for s in scheduler.planned_order()}
+        # Handed out in the planned order, a window at a time: no memory gate
+        # and no locks across machines (docs/scheduling.rst).
+        self.order = deque(scheduler.planned_order())
+        self.pending = {s.id: s for s in self.order}
         self.state = RunState(connect(self.fleet.broker), self.run_id)
         try:
             self._guarded(self._open)
@@ -197,8 +201,7 @@ class Coordinator:
 
     def _open(self):
         state = self.state
-        specs = self.scheduler.planned_order()
-        files = [s for s in specs if s.path]
+        files = [s for s in self.order if s.path]
         step = max(1, len(files) // tree.SAMPLE)
         sample = []
         for spec in files[::step][:tree.SAMPLE]:
@@ -386,7 +389,7 @@ class Coordinator:
         """Ask for as many slots as the run can use: serve tasks, one each."""
         while self.requests and now - self.requests[0] > REQUEST_PENDING and not self.celery_waiting:
             self.requests.popleft()         # taken by a worker that vanished: ask again
-        waiting = len(self.queued) + self.scheduler.remaining()
+        waiting = len(self.queued) + len(self.order)
         wanted = min(self._live_slots(), waiting + len(self.running))
         # A slot on a worker that handed back every queued test is no use for them.
         handed = [self.cannot[t] for t in self.queued if t in self.cannot]
@@ -406,17 +409,20 @@ class Coordinator:
         room = window - len(self.queued)
         if room <= 0:
             return
-        payloads = []
-        while room > 0:
-            spec = self.scheduler.next_test(1)
-            if spec is None:
-                break
+        taken, payloads = [], []
+        while room > 0 and self.order:
+            spec = self.order.popleft()
             if spec.id not in self.pending or spec.id in self.queued or spec.id in self.running:
                 continue        # reported from the hash, or left queued/running (--resume)
+            taken.append(spec)
             payloads.append(self._payload(spec.id))
-            self.queued.add(spec.id)
             room -= 1
-        self.state.push(payloads)
+        try:
+            self.state.push(payloads)
+        except broker_errors():
+            self.order.extendleft(reversed(taken))      # sent again once the broker is back
+            raise
+        self.queued.update(s.id for s in taken)
 
     def _payload(self, test):
         text = self.payloads.get(test)

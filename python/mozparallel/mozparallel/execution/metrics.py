@@ -168,17 +168,24 @@ class Sampler:
         return min(m.next_sample for m in self.tests.values())
 
     def sample_due(self, now, main_pids):
-        """Sample every test due by ``now`` (give or take COALESCE).
-        ``main_pids``: the running tests' main processes (not orphans)."""
+        """Sample every test due by ``now`` (give or take COALESCE); the
+        (key, TreeMetrics) sampled. ``main_pids``: the running tests' main
+        processes (not orphans)."""
         if not self.enabled:
-            return
+            return ()
         due = [(k, m) for k, m in self.tests.items() if m.next_sample <= now + COALESCE]
         if not due:
-            return
+            return ()
         orphans = self._orphans_by_token(main_pids)
         for key, m in due:
             m.sample(orphans.get(key, ()))
             m.next_sample = now + SAMPLE_EVERY
+        return due
+
+    def over(self, due, limit):
+        """Keys among ``due`` (what ``sample_due`` returned) whose tree's
+        RSS reached ``limit`` bytes, with that peak."""
+        return [(key, m.peak_rss) for key, m in due if m.peak_rss > limit]
 
     def last_look(self, key, main_pids):
         """Sample once more just before the test's leftovers are killed."""

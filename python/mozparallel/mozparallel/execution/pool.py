@@ -9,6 +9,7 @@ reader threads and no polling. Where the other concerns live:
     leaks.py    processes a test left behind: attribution, report, end
     kill.py     finding a test's process tree, by pid
     metrics.py  CPU and memory of each test's tree
+    oom.py      whether the kernel's OOM killer ended a test (its counters)
 
 A line is handed to the test's parser only once it is complete, so two
 tests' output never mixes within a line. Silence is measured on the test's
@@ -17,6 +18,7 @@ meanwhile is read first, so a runner that was itself stopped (Ctrl-Z, a
 paused VM) never blames a test for its own pause.
 """
 
+import dataclasses
 import errno
 import os
 import selectors
@@ -24,7 +26,7 @@ import signal
 import time
 from dataclasses import dataclass
 
-from ..contract import ENDED_LEAK, ENDED_STOPPED, ENDED_TIMEOUT, TestResult, TestSpec, is_unexpected
+from ..contract import ENDED_LEAK, ENDED_MEMORY, ENDED_STOPPED, ENDED_TIMEOUT, TestResult, TestSpec, is_unexpected
 from ..protocols import ExitInfo
 from ..protocols.base import apply_expected_outcome
 from . import ending, kill
@@ -32,6 +34,7 @@ from .ending import KILL_SETTLE, Stage
 from .framing import READ_SIZE, Framer
 from .leaks import Leaks
 from .metrics import Sampler
+from .oom import OomKills
 from .process import TOKEN_VAR, spawn, start_guardian
 
 __all__ = ["Pool", "PoolOptions", "TestSpec"]
@@ -57,6 +60,9 @@ class PoolOptions:
     max_failures: int | None = None
     allow_leaks: bool = False
     sample_metrics: bool = True         # psutil samples of each tree (metrics.py)
+    # --max-test-memory: a test whose tree's RSS goes over it is ended and
+    # run again alone (as one killed by the OOM killer), without the cap.
+    max_test_memory: int | None = None
     # Set by a caller that runs many pools under one guardian of its own (a
     # distributed worker: one guardian per worker process, not per test):
     # the pool's tokens start with it and the pool starts no guardian.
@@ -71,7 +77,7 @@ class Running:
         "spec", "proc", "parser", "slot", "token", "started", "started_wall",
         "last_output", "framers", "open_fds", "reaped", "stage",
         "stage_deadline", "end_reason", "end_kind", "unexpected", "pid_text",
-        "exited_at", "leaked", "killed",
+        "exited_at", "leaked", "killed", "oom_base",
     )
 
     def __init__(self, spec, parser, slot, token):
@@ -94,6 +100,7 @@ class Running:
         self.exited_at = None           # when the main process was reaped
         self.leaked = []                # "pid (command line)" of processes it left
         self.killed = set()             # pids we signalled to end it
+        self.oom_base = None            # the OOM kill count before it started (oom.py)
 
 
 class Pool:
@@ -113,7 +120,6 @@ class Pool:
         self.stop_reason = None             # set: start nothing new
         self.stop_hard = False
         self._end_running = None            # set: end the tests running now, then go on (--keep-going)
-        self._held = None                   # a run-sequentially test waiting for quiet
         self._seq = 0
         self._run_token = "%d-%d" % (os.getpid(), int(time.time() * 1000))
         if options.guarded_prefix:
@@ -125,7 +131,9 @@ class Pool:
         self.leaks = Leaks(events, self._watch_stray, allow=options.allow_leaks)
         self.guardian = None
         self.finished_ids = set()           # tests that ended on their own (not stopped)
+        self.memory_retries = 0             # tests ended for memory and handed back to run alone
         self._test_of_token = {}
+        self.oom = None                     # oom.OomKills, from run()
 
     # -- public ------------------------------------------------------------
     def run(self, scheduler):
@@ -138,6 +146,7 @@ class Pool:
             self.watch.ignored.add(self.guardian.pid)
         self.watch.ignored.update(self.options.own_pids)
         self.sampler.ignored = self.watch.ignored
+        self.oom = OomKills()
         self._wakeup_r, self._wakeup_w = os.pipe()
         os.set_blocking(self._wakeup_r, False)
         os.set_blocking(self._wakeup_w, False)
@@ -203,7 +212,9 @@ class Pool:
                 ready = select(0)
             self._handle(ready)
             self._check_deadlines(scheduler)
-            self.sampler.sample_due(time.monotonic(), self.running)
+            sampled = self.sampler.sample_due(time.monotonic(), self.running)
+            if sampled and self.options.max_test_memory:
+                self._check_memory(sampled)
             self.events.flush()
             if self.on_tick is not None:
                 self.on_tick()
@@ -228,23 +239,13 @@ class Pool:
         self.sel.register(fd, selectors.EVENT_READ, (None, _STRAY))
 
     def _fill(self, scheduler):
+        # Which test may run now (locks, run-sequentially, memory) is the
+        # scheduler's business: schedule/locks.py, schedule/gate.py.
         while self.free_slots:
-            if self._held is not None:
-                if self.running:
-                    return
-                spec, self._held = self._held, None
-            else:
-                if any(r.spec.sequential for r in self.running.values()):
-                    return
-                spec = scheduler.next_test(self.free_slots[-1])
-                if spec is None:
-                    return
-                if spec.sequential and self.running:
-                    self._held = spec
-                    return
-            self._start(spec)
-            if spec.sequential:
+            spec = scheduler.next_test(self.free_slots[-1])
+            if spec is None:
                 return
+            self._start(spec)
 
     def _start(self, spec):
         slot = self.free_slots.pop()
@@ -253,6 +254,7 @@ class Pool:
         self._test_of_token[token] = spec.id
         parser = self.make_parser(spec)
         r = Running(spec, parser, slot, token)
+        r.oom_base = self.oom.baseline(r.started) if self.oom is not None else None
         self.events.emit({"action": "test_start", "test": spec.id, "thread": "slot-%d" % slot})
         env = self.base_env
         if spec.env:
@@ -405,6 +407,19 @@ class Pool:
             for fd in self.leaks.strays.due(now, KILL_SETTLE):
                 self.sel.unregister(fd)
 
+    def _check_memory(self, sampled):
+        """End the tests whose tree went over --max-test-memory (not a
+        retry: that one runs alone, without the cap)."""
+        limit = self.options.max_test_memory
+        over = dict(self.sampler.over(sampled, limit))
+        if not over:
+            return
+        for r in list(self.running.values()):
+            peak = over.get(r.token)
+            if peak is not None and not r.stage and r.spec.memory_retry is None:
+                self._begin_kill(r, ENDED_MEMORY, "its processes used %s, over --max-test-memory %s"
+                                 % (_mib(peak), _mib(limit)))
+
     # -- ending tests ------------------------------------------------------
     def _begin_kill(self, r, kind, reason, grace=None):
         if r.stage:
@@ -490,9 +505,14 @@ class Pool:
                 exit.signal = -reaped.returncode
             else:
                 exit.returncode = reaped.returncode
+        if r.end_kind is None and reaped is not None and reaped.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL):
+            count = self.oom.took(r.oom_base)
+            if count is not None:
+                r.end_kind = ENDED_MEMORY
+                r.end_reason = "killed by the kernel's OOM killer (oom_kill of %s: %d)" % (self.oom.source, count)
         if r.end_kind == ENDED_TIMEOUT:
             exit.timeout = r.end_reason
-        elif r.end_kind == ENDED_STOPPED:
+        elif r.end_kind in (ENDED_STOPPED, ENDED_MEMORY):
             exit.stopped = r.end_reason
         elif leaked and not self.options.allow_leaks:
             why = r.end_reason if r.end_kind == ENDED_LEAK else "left %d process(es) running after it exited" % len(leaked)
@@ -513,8 +533,19 @@ class Pool:
         extra["slot"] = r.slot
         if leaked:
             extra["leaked"] = list(leaked)
+        retry = None
+        if r.spec.memory_retry is not None:
+            extra["memory_retry"] = dict(r.spec.memory_retry)
+        elif r.end_kind == ENDED_MEMORY and self.stop_reason is None:
+            retry = self._not_judged(r, end)
         self._deliver(r, evs)
         self.free_slots.append(r.slot)
+        if retry is not None:
+            # Not a result yet: no on_result, no --max-failures; the
+            # scheduler hands it out again once nothing runs.
+            self.memory_retries += 1
+            self.scheduler.retry_alone(retry)
+            return
         if r.unexpected:
             self.unexpected_count += 1
         if r.end_kind != ENDED_STOPPED:
@@ -529,6 +560,21 @@ class Pool:
                 and self.stop_reason is None:
             self.stop("Bail out! in %s (--bail)" % r.spec.id, hard=True)
 
+    @staticmethod
+    def _not_judged(r, end):
+        """A test ended for memory is not judged by this attempt: its
+        ``test_end`` is logged as it ended but expected (the expectation
+        kept in ``extra["memory_retry"]``). Returns the spec of the re-run,
+        alone, carrying this attempt's figures."""
+        extra = end["extra"]
+        first = {"reason": r.end_reason, "status": end["status"], "message": end.get("message") or "",
+                 "peak_rss_kb": extra.get("peak_rss_kb"), "wall": extra.get("wall")}
+        extra["memory_retry"] = {"expected": end.get("expected", end["status"]), "reason": r.end_reason,
+                                 "note": "not judged: run again alone"}
+        end["expected"] = end["status"]
+        end["message"] = "%s; run again alone" % r.end_reason
+        return dataclasses.replace(r.spec, sequential="memory retry", memory_retry=first)
+
 
 def _sooner(a, b):
     """The earlier of a relative timeout and an absolute monotonic time."""
@@ -536,6 +582,10 @@ def _sooner(a, b):
         return a
     b = max(0.0, b - time.monotonic())
     return b if a is None else min(a, b)
+
+
+def _mib(n):
+    return "%.0f MiB" % (n / 2.0 ** 20)
 
 
 def _os_error_text(e, argv):

@@ -1,14 +1,17 @@
 """From selected tests (selection/) to the TestSpecs the pool runs: the
 command (``--exec``, or the manifest's ``exec``/``command``, or the file
-itself), the protocol, and the per-test limits and expectations from the
-manifest keys."""
+itself), the protocol, the per-test limits and expectations from the
+manifest keys, and the resource locks (the manifest key ``resources`` and
+``--resource PATTERN=NAMES``)."""
 
+import fnmatch
 import math
 import os
 import shlex
 
 from ..contract import TestSpec
 from ..errors import UsageError
+from ..schedule.locks import check_counts, format_resource, parse_resources
 
 
 def command_path(argv_path):
@@ -18,10 +21,11 @@ def command_path(argv_path):
     return argv_path if os.sep in argv_path else os.curdir + os.sep + argv_path
 
 
-def build_specs(selected, exec_cmd=None, protocol="auto", env=(), wrapper=None):
+def build_specs(selected, exec_cmd=None, protocol="auto", env=(), wrapper=None, resource_rules=()):
     """(TestSpecs of the tests that will run, SelectedTests that will not).
     ``env``: (NAME, VALUE) pairs for every test; ``wrapper``: a command put
-    in front of every test's (--debugger)."""
+    in front of every test's (--debugger); ``resource_rules``: (glob,
+    resources text) pairs of ``--resource``."""
     wrapper_argv = []
     if wrapper:
         try:
@@ -60,11 +64,38 @@ def build_specs(selected, exec_cmd=None, protocol="auto", env=(), wrapper=None):
             expected_fail=str(keys.get("expected", "pass")).lower() == "fail",
             expected_outcome=_expected_outcome(keys),
             sequential=keys.get("run-sequentially"),
+            resources=_resources(t, resource_rules),
             cwd=os.path.dirname(t.path) if keys.get("cwd") == "here" else None,
         ))
     if not_executable:
         raise UsageError(_not_executable(not_executable))
+    try:
+        check_counts((s.id, parse_resources(" ".join(s.resources))) for s in specs if s.resources)
+    except ValueError as e:
+        raise UsageError(str(e))
     return specs, skipped
+
+
+def _resources(test, rules):
+    """The test's locks: its manifest key ``resources``, then every
+    ``--resource`` glob that matches its id, its path or its file name."""
+    found = {}
+    value = test.keys.get("resources")
+    if value not in (None, ""):
+        try:
+            found.update(parse_resources(value))
+        except ValueError as e:
+            raise UsageError("manifest %s, test %s: resources = %r: %s" % (test.group, test.id, value, e))
+    for pattern, text in rules:
+        if _matches(pattern, test):
+            for name, count in parse_resources(text):
+                found.setdefault(name, count)
+    return tuple(format_resource(name, count) for name, count in found.items())
+
+
+def _matches(pattern, test):
+    names = (test.id, test.path, os.path.basename(test.path)) if test.path else (test.id,)
+    return any(fnmatch.fnmatchcase(n, pattern) for n in names)
 
 
 # What to suggest for --exec, by the file's extension.

@@ -85,6 +85,11 @@ class Staggered:
     def finished(self, test_id, seconds):
         self._running -= 1
 
+    def retry_alone(self, spec):
+        """A test ended for memory (execution/pool.py) goes next; a probe
+        does not wait for its company to end."""
+        self._pending.appendleft((0.0, spec))
+
     def remaining(self):
         return len(self._pending)
 

@@ -17,7 +17,7 @@ test that breaks it. A test history marks as always failing
 import time
 from dataclasses import dataclass, field
 
-from ..schedule import ListOrder
+from ..schedule import ListOrder, LockGate
 from . import verdicts
 from .interference import PARALLEL_UNSAFE, classify
 from .lab import RoundsLab, Stopped, attempts_in_rounds, newest_failure_offsets
@@ -169,7 +169,8 @@ class FlakyRounds:
 
         new_pool = self.new_pool if victim is None else self.probe_pool
         try:
-            self._run_pool(new_pool(self.events, jobs, on_result), scheduler or ListOrder(list(specs)), rnd)
+            scheduler = scheduler or LockGate(ListOrder(list(specs)))
+            self._run_pool(new_pool(self.events, jobs, on_result), scheduler, rnd)
         finally:
             recorder.end("INTERRUPTED" if rnd.stopped else "UNEXPECTED" if rnd.any_unexpected else "OK")
         return rnd

@@ -70,7 +70,9 @@ class ReportCollector(LogHandler):
         test, status = data["test"], data["status"]
         extra = data.get("extra") or {}
         output = self.outputs.pop(test)
-        if is_unexpected(data) or test in self.failed_sub:
+        if "note" in (extra.get("memory_retry") or {}):
+            outcome = "memory-retry"        # ended for memory; its re-run alone is the result
+        elif is_unexpected(data) or test in self.failed_sub:
             outcome = "unexpected"
         elif status == "SKIP":
             outcome = "skip"
@@ -111,7 +113,7 @@ class ReportCollector(LogHandler):
             "slot": extra.get("slot"),
             "worker": extra.get("worker"),      # a fleet run: the worker process ("name/pid") of the slot
             "resumed_from": extra.get("resumed_from"),
-            "output": output if outcome in ("unexpected", "expected-fail") else [],
+            "output": output if outcome in ("unexpected", "expected-fail", "memory-retry") else [],
         })
 
     def suite_end(self, data):

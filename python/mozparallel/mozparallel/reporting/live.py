@@ -124,14 +124,20 @@ class LiveReporter(LogHandler):
         # A re-run attempt (--retries; flaky/relog.py marks them) of a
         # test counted once already: counted in its verdict, not in done.
         again = test in self.ended and ("rerun" in extra or "intermittent" in extra)
-        if self.estimate is not None and not again:
+        # The attempt of a test ended for memory (execution/pool.py): it
+        # runs again alone, and that attempt is the one counted.
+        memory_first = "note" in (extra.get("memory_retry") or {})
+        if self.estimate is not None and not again and not memory_first:
             self.estimate.ended(test, wall if start is not None and status != "SKIP" else None)
-        if not again:
+        if not again and not memory_first:
             self.done += 1
             self.ended.add(test)
         first_sub = self.first_sub.pop(test, None)
         output = self.outputs.pop(test)
-        if "note" in (extra.get("rerun") or {}):
+        if memory_first:
+            label, color, show = "RETRY", "yellow", False
+            first_sub = None
+        elif "note" in (extra.get("rerun") or {}):
             # A failure the re-runs will judge: neither passed nor unexpected yet.
             label, color, show = "RERUN", "yellow", False
         elif is_unexpected(data) or first_sub is not None:
@@ -161,6 +167,9 @@ class LiveReporter(LogHandler):
         else:
             message = data.get("message")
             message = message.splitlines()[0] if message else None
+        retried = extra.get("memory_retry")
+        if retried and not memory_first:
+            text += " [memory retry, alone]"
         if message:
             text += ": " + _CONTROL.sub("?", message)
         self._line(text)

@@ -16,7 +16,7 @@ PAGE = r"""<!DOCTYPE html>
 <title>mozparallel report</title>
 <style>
   :root { --pass: #2e8540; --unexpected: #c62828; --expected-fail: #d9822b; --skip: #8a8a8a;
-          --interrupted: #b0b0b0; }
+          --memory-retry: #7e57c2; --interrupted: #b0b0b0; }
   [hidden] { display: none !important; }
   body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
   h1 { font-size: 1.4em; margin: 0 0 .2em; }
@@ -48,6 +48,7 @@ PAGE = r"""<!DOCTYPE html>
   .outcome-unexpected { background: var(--unexpected); }
   .outcome-expected-fail { background: var(--expected-fail); }
   .outcome-skip { background: var(--skip); }
+  .outcome-memory-retry { background: var(--memory-retry); }
   .axis { position: relative; height: 18px; margin-left: 74px; margin-right: 6px; font-size: 11px; color: #666; }
   .axis span { position: absolute; transform: translateX(-50%); white-space: nowrap; }
   #tooltip { position: fixed; pointer-events: none; background: #222; color: #fff; padding: 4px 8px;
@@ -90,6 +91,7 @@ PAGE = r"""<!DOCTYPE html>
   <span><i class="swatch outcome-unexpected"></i>unexpected</span>
   <span><i class="swatch outcome-expected-fail"></i>expected failure</span>
   <span><i class="swatch outcome-skip"></i>skipped</span>
+  <span><i class="swatch outcome-memory-retry"></i>ended for memory, run again alone</span>
   <span class="muted">one lane per worker slot; hover a bar for its numbers, click it for its output</span>
 </p>
 <div id="timeline"></div>
@@ -140,8 +142,9 @@ PAGE = r"""<!DOCTYPE html>
   const mib = (kb) => (kb === null || kb === undefined) ? "-" : (kb / 1024).toFixed(1);
   // Not measured: the test ended before its tree's first sample (execution/metrics.py).
   const mibText = (kb) => (kb === null || kb === undefined) ? "not measured (too short)" : mib(kb) + " MiB";
-  const outcomeText = {"pass": "passed", "unexpected": "unexpected", "expected-fail": "expected failure", "skip": "skipped"};
-  const rankOf = {"unexpected": 0, "expected-fail": 1, "pass": 2, "skip": 3};
+  const outcomeText = {"pass": "passed", "unexpected": "unexpected", "expected-fail": "expected failure", "skip": "skipped",
+                       "memory-retry": "ended for memory, run again alone"};
+  const rankOf = {"unexpected": 0, "expected-fail": 1, "memory-retry": 2, "pass": 3, "skip": 4};
   const baseName = (p) => p.split(/[\\/]/).pop();
   const firstLine = (m) => (m || "").split("\n")[0];
   // What a test's status reads as: "TIMEOUT (expected OK)", "FAIL (expected)", "OK".
@@ -171,9 +174,10 @@ PAGE = r"""<!DOCTYPE html>
   const detail = Object.keys(byStatus).sort().map((s) => byStatus[s] + " " + s).join(", ");
   const when = data.started ? new Date(data.started).toLocaleString() : "";
   document.getElementById("summary").textContent =
-    tests.length + " tests: " + (c.pass || 0) + " passed, " + (c.unexpected || 0) + " unexpected" +
-    (detail ? " (" + detail + ")" : "") + ", " + (c.skip || 0) + " skipped, " +
-    (c["expected-fail"] || 0) + " expected failures; wall " +
+    (tests.length - (c["memory-retry"] || 0)) + " tests: " + (c.pass || 0) + " passed, " + (c.unexpected || 0) +
+    " unexpected" + (detail ? " (" + detail + ")" : "") + ", " + (c.skip || 0) + " skipped, " +
+    (c["expected-fail"] || 0) + " expected failures" +
+    (c["memory-retry"] ? ", " + c["memory-retry"] + " ended for memory and run again alone" : "") + "; wall " +
     secs(data.wall) + " s with " + (data.jobs || "?") + " workers" + (when ? "; started " + when : "");
   const facts = document.getElementById("facts");
   const fact = (k, v, code) => {

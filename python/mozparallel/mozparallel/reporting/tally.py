@@ -9,6 +9,7 @@ class Tally:
     def __init__(self):
         self.passed = self.unexpected = self.skipped = self.expected_fail = 0
         self.intermittents = 0
+        self.memory_retries = 0         # results of a re-run alone after a memory end
         self.parallel_unsafe = 0
         self._kind = {}             # test id -> the counter it is in
 
@@ -28,6 +29,8 @@ class Tally:
     def add_result(self, result):
         """A TestResult from the pool."""
         self.add(result.end, result.unexpected)
+        if result.spec.memory_retry is not None:
+            self.memory_retries += 1
 
     def _move(self, test, kind):
         old = self._kind.get(test)
@@ -70,6 +73,9 @@ class Tally:
             notes.append("%d parallel-unsafe" % self.parallel_unsafe)
         if notes:
             passed += " (%s)" % ", ".join(notes)
-        return ("mozparallel: %d tests in %.1fs: %s, %d unexpected, %d skipped, "
+        text = ("mozparallel: %d tests in %.1fs: %s, %d unexpected, %d skipped, "
                 "%d expected failures" % (total, seconds, passed, self.unexpected,
                                           self.skipped, self.expected_fail))
+        if self.memory_retries:
+            text += "; %d ended for memory and judged by a re-run alone" % self.memory_retries
+        return text

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from .gate import BUDGET_SHARE, MemoryGate
 from .jobs import choose_jobs
+from .locks import LockGate
 from .policies import make_policy
 
 
@@ -16,7 +17,7 @@ from .policies import make_policy
 class ScheduleSettings:
     """What scheduling reads of one run's options (settings.py builds it)."""
 
-    policy: str = "history"         # --schedule: history, list, shuffle[:SEED]
+    policy: str = "history"         # --schedule: history, failures-first, list, shuffle[:SEED]
     jobs: int | str | None = None   # -j: a number, "auto" or None (auto)
     max_memory: int | None = None   # --max-memory, bytes
     total_chunks: int | None = None
@@ -26,7 +27,7 @@ class ScheduleSettings:
 
 @dataclass
 class RunPlan:
-    scheduler: object               # what the pool runs (a policy, maybe gated)
+    scheduler: object               # what the pool runs: the policy in its locks, maybe memory-gated
     jobs: int
     jobs_reason: str
     expected_makespan: float | None  # seconds; None when no test is known
@@ -109,10 +110,12 @@ def plan_run(specs, history, schedule="history", jobs=None, cores=None, availabl
     order = policy.order()
     known = history.known(ids)
     makespan = expected_makespan(order, history.expected_walls(ids), jobs) if known else None
-    scheduler, gate_budget = policy, None
+    # Locks (and run-sequentially, and memory retries) around the policy,
+    # memory around both: a test the gate holds keeps its locks meanwhile.
+    scheduler, gate_budget = LockGate(policy), None
     predicted = {t: f.peak_rss for t, f in history.figures.items() if f.peak_rss}
     if budget and predicted and jobs > 1:
         gate_budget = budget
-        scheduler = MemoryGate(policy, predicted, budget)
+        scheduler = MemoryGate(scheduler, predicted, budget)
     return RunPlan(scheduler, jobs, reason, makespan, len(known), len(ids), history.source, gate_budget,
                    auto=reason.startswith("-j auto"))

@@ -1,4 +1,4 @@
-"""The memory gate: wraps a policy so the predicted peak memory of the tests
+"""The memory gate: wraps a scheduler (the policy in its locks) so the predicted peak memory of the tests
 running at once stays within what was available when the run started. A
 test that does not fit waits (``next_test`` returns None) until enough
 running tests have ended; with nothing running, any test may start.
@@ -37,6 +37,9 @@ class MemoryGate:
     def finished(self, test_id, seconds):
         self.reserved.pop(test_id, None)
         self.policy.finished(test_id, seconds)
+
+    def retry_alone(self, spec):
+        self.policy.retry_alone(spec)
 
     def remaining(self):
         return self.policy.remaining() + (self._waiting is not None)

@@ -1,17 +1,20 @@
 """The history snapshot the scheduler works from: for each test, its typical
-wall time, CPU time and peak memory. Built once per run by ``load_history``
+wall time, CPU time and peak memory, and how much it failed lately. Built once per run by ``load_history``
 from whatever exists (the store, a ``--runtimes`` file); policies, ``-j auto``
 and chunks only ever see this snapshot, never a store.
 """
 
 from dataclasses import dataclass, field
 
+from ..contract import unexpected_status
 from ..store.records import median
 
 # Results of a test looked at (newest first) for its typical figures.
 RECENT = 5
 # Recent runs read from the store for CPU and memory figures.
 RECENT_RUNS = 20
+# A failure counts half as much this many runs later (--schedule failures-first).
+FAILURE_HALF_LIFE = 3.0
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,7 @@ class Figures:
     wall: float | None = None       # median wall seconds
     cpu: float | None = None        # median CPU seconds (user + system, whole tree)
     peak_rss: int | None = None     # bytes: the largest recent peak of the tree
+    failures: float = 0.0           # unexpected results of the recent runs, each weighted by its age
 
 
 @dataclass
@@ -35,6 +39,11 @@ class TestHistory:
     def wall(self, test_id):
         f = self.figures.get(test_id)
         return None if f is None else f.wall
+
+    def failures(self, test_id):
+        """The test's failure score: 0.0 when it has not failed lately."""
+        f = self.figures.get(test_id)
+        return 0.0 if f is None else f.failures
 
     def known(self, test_ids):
         """The ids among ``test_ids`` with a known wall time."""
@@ -52,35 +61,60 @@ class TestHistory:
 
 
 # The fields of a stored result a snapshot is made of (``recent_rows``).
-ROW = ("test", "status", "wall", "cpu_user", "cpu_system", "peak_rss_kb", "maxrss_kb")
+ROW = ("test", "status", "wall", "cpu_user", "cpu_system", "peak_rss_kb", "maxrss_kb", "expected", "run_id")
+_TEST, _STATUS, _WALL, _USER, _SYSTEM, _PEAK, _MAXRSS, _EXPECTED, _RUN = range(len(ROW))
 
 
 def history_from_results(results, recent=RECENT):
-    """A snapshot from result records (objects with ``test``, ``status``,
-    ``wall``, ``cpu_user``, ``cpu_system``, ``peak_rss_kb``, ``maxrss_kb``),
+    """A snapshot from result records (objects with the ``ROW`` fields),
     newest last."""
     return history_from_rows([tuple(getattr(r, f, None) for f in ROW) for r in results], recent)
 
 
-def history_from_rows(rows, recent=RECENT):
-    """A snapshot from ``ROW`` tuples of stored results, newest last."""
+def history_from_rows(rows, recent=RECENT, only=None):
+    """A snapshot from ``ROW`` tuples of stored results, newest last (the
+    results of one run together); of the tests in ``only`` (None: all).
+    Every row's run counts in the age of a failure."""
     by_test = {}
+    runs = {}                       # run id -> its place, oldest first
+    failed = {}                     # test -> [place of each run it failed in]
     for row in rows:
-        if row[1] == "SKIP" or row[2] is None:
+        place = runs.setdefault(row[_RUN], len(runs))
+        if only is not None and row[_TEST] not in only:
             continue
-        by_test.setdefault(row[0], []).append(row)
+        if _failed(row[_STATUS], row[_EXPECTED]):
+            failed.setdefault(row[_TEST], []).append(place)
+        if row[_STATUS] == "SKIP" or row[_WALL] is None:
+            continue
+        by_test.setdefault(row[_TEST], []).append(row)
+    newest = len(runs) - 1
     figures = {}
     for test, rs in by_test.items():
         rs = rs[-recent:]
-        cpus = [(u or 0.0) + (s or 0.0) for _, _, _, u, s, _, _ in rs if u is not None or s is not None]
-        peaks = [max(p or 0, m or 0) * 1024 for _, _, _, _, _, p, m in rs]
+        cpus = [(r[_USER] or 0.0) + (r[_SYSTEM] or 0.0) for r in rs if r[_USER] is not None or r[_SYSTEM] is not None]
+        peaks = [max(r[_PEAK] or 0, r[_MAXRSS] or 0) * 1024 for r in rs]
         peaks = [p for p in peaks if p > 0]
         figures[test] = Figures(
-            wall=median(r[2] for r in rs),
+            wall=median(r[_WALL] for r in rs),
             cpu=median(cpus) if cpus else None,
             peak_rss=max(peaks) if peaks else None,
+            failures=failure_score(newest - p for p in failed.get(test, ())),
         )
     return figures
+
+
+def failure_score(ages):
+    """Each failure ``age`` runs ago (0: the newest run) counts
+    0.5 ** (age / FAILURE_HALF_LIFE): recent and frequent failures score most."""
+    return round(sum(0.5 ** (age / FAILURE_HALF_LIFE) for age in ages), 6)
+
+
+def _failed(status, expected):
+    """An unexpected result; a record without ``expected`` (older stores)
+    failed when it is neither OK, PASS nor SKIP."""
+    if expected:
+        return unexpected_status(status, expected)
+    return status not in ("OK", "PASS", "SKIP", None, "")
 
 
 def merge_walls(figures, walls):
@@ -89,7 +123,7 @@ def merge_walls(figures, walls):
     for test, seconds in walls.items():
         if out.get(test) is None or out[test].wall is None:
             old = out.get(test) or Figures()
-            out[test] = Figures(wall=float(seconds), cpu=old.cpu, peak_rss=old.peak_rss)
+            out[test] = Figures(wall=float(seconds), cpu=old.cpu, peak_rss=old.peak_rss, failures=old.failures)
     return out
 
 
@@ -104,8 +138,7 @@ def load_history(store, test_ids, runtimes=None, warn=None, tests=None):
     figures, sources = {}, []
     if store is not None:
         try:
-            rows = [r for r in store.recent_rows(RECENT_RUNS, ROW) if r[0] in ids]
-            figures = history_from_rows(rows)
+            figures = history_from_rows(store.recent_rows(RECENT_RUNS, ROW), only=ids)
             missing = [t for t in ids if t not in figures]
             if missing:     # older than the recent runs: wall times only
                 figures = merge_walls(figures, store.durations(missing))

@@ -12,9 +12,11 @@ from collections import deque
 
 from ..contract import Scheduler
 
-__all__ = ["DEFAULT_POLICY", "ListOrder", "LongestFirst", "Scheduler", "Shuffled", "make_policy", "parse_policy"]
+__all__ = ["DEFAULT_POLICY", "FailuresFirst", "ListOrder", "LongestFirst", "POLICIES", "Scheduler", "Shuffled",
+           "make_policy", "parse_policy"]
 
 DEFAULT_POLICY = "history"
+POLICIES = ("history", "failures-first", "list", "shuffle")
 
 
 class _Ordered:
@@ -33,6 +35,11 @@ class _Ordered:
 
     def finished(self, test_id, seconds):
         pass
+
+    def retry_alone(self, spec):
+        """Next in line; running it alone is locks.LockGate's part (the
+        pool's scheduler wraps every policy in one)."""
+        self._queue.appendleft(spec)
 
     def remaining(self):
         return len(self._queue)
@@ -59,11 +66,37 @@ class LongestFirst(_Ordered):
     name = "history"
 
     def __init__(self, specs, history):
-        unseen = sorted((s for s in specs if history.wall(s.id) is None), key=_path_key)
-        known = sorted((s for s in specs if history.wall(s.id) is not None),
-                       key=lambda s: (-history.wall(s.id), _path_key(s)))
-        super().__init__(unseen + known, {s.id: history.wall(s.id) for s in known})
-        self.unseen = len(unseen)
+        super().__init__(longest_first(specs, history), _walls(specs, history))
+        self.unseen = sum(1 for s in specs if history.wall(s.id) is None)
+
+
+class FailuresFirst(_Ordered):
+    """Tests that failed lately first, most recent and most frequent first
+    (history.failure_score), ties by the quickest to end, so a broken
+    tree shows its first failure soon (``--max-failures 1`` stops there);
+    then the rest as LongestFirst orders them."""
+
+    name = "failures-first"
+
+    def __init__(self, specs, history):
+        failing = [s for s in specs if history.failures(s.id) > 0]
+        failing.sort(key=lambda s: (-history.failures(s.id), history.wall(s.id) or 0.0, _path_key(s)))
+        rest = [s for s in specs if history.failures(s.id) <= 0]
+        super().__init__(failing + longest_first(rest, history), _walls(specs, history))
+        self.failing = len(failing)
+
+
+def longest_first(specs, history):
+    """Tests never seen first (by path: they may be long), then the known
+    ones longest first, ties by path."""
+    unseen = sorted((s for s in specs if history.wall(s.id) is None), key=_path_key)
+    known = sorted((s for s in specs if history.wall(s.id) is not None),
+                   key=lambda s: (-history.wall(s.id), _path_key(s)))
+    return unseen + known
+
+
+def _walls(specs, history):
+    return {s.id: history.wall(s.id) for s in specs if history.wall(s.id) is not None}
 
 
 class Shuffled(_Ordered):
@@ -83,11 +116,11 @@ def _path_key(spec):
 
 
 def parse_policy(text):
-    """(name, seed) from ``--schedule`` text: history, list, shuffle[:SEED].
-    Raises ValueError naming the problem."""
+    """(name, seed) from ``--schedule`` text: history, failures-first, list,
+    shuffle[:SEED]. Raises ValueError naming the problem."""
     name, _, seed = (text or DEFAULT_POLICY).partition(":")
-    if name not in ("history", "list", "shuffle"):
-        raise ValueError("unknown schedule %r (choose from history, list, shuffle[:SEED])" % text)
+    if name not in POLICIES:
+        raise ValueError("unknown schedule %r (choose from history, failures-first, list, shuffle[:SEED])" % text)
     if seed and name != "shuffle":
         raise ValueError("only shuffle takes a seed: %r" % text)
     if name == "shuffle":
@@ -111,4 +144,6 @@ def make_policy(text, specs, history, new_seed=None):
         if seed is None:
             seed = (new_seed or (lambda: random.SystemRandom().randrange(1, 10 ** 6)))()
         return Shuffled(specs, seed, expected)
+    if name == "failures-first":
+        return FailuresFirst(specs, history)
     return LongestFirst(specs, history)

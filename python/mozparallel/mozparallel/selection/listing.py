@@ -18,8 +18,14 @@ def describe(test):
         "tags": keys.get("tags", "").split(),
         "subsuite": keys.get("subsuite") or None,
         "run-sequentially": keys.get("run-sequentially"),
+        "resources": _resources(keys),
         "notes": list(test.notes),
     }
+
+
+def _resources(keys):
+    """The manifest key ``resources`` as a list (``--resource`` is applied later, by execution/specs.py)."""
+    return str(keys.get("resources") or "").replace(",", " ").split()
 
 
 def format_text(tests):
@@ -32,6 +38,8 @@ def format_text(tests):
                 notes.append("expected %s" % t.keys["expected"])
             if t.keys.get("run-sequentially") is not None:
                 notes.append("run-sequentially")
+            if _resources(t.keys):
+                notes.append("resources: " + " ".join(_resources(t.keys)))
             lines.append(("RUN   %-*s  %s" % (width, t.id, ", ".join(notes))).rstrip())
         else:
             lines.append("SKIP  %-*s  %s" % (width, t.id, t.disabled))

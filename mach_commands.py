@@ -93,6 +93,12 @@ def parallel_test_worker(command_context, **kwargs):
     return run_subcommand(command_context, "worker", kwargs)
 
 
+@SubCommand("parallel-test", "cancel", description="Cancel a --broker run: drop its queued tests, end its running ones.",
+            virtualenv_name="python-test", parser=subcommand_parser("cancel"))
+def parallel_test_cancel(command_context, **kwargs):
+    return run_subcommand(command_context, "cancel", kwargs)
+
+
 @SubCommand("parallel-test", "bisect", description="Name the test that breaks a test when they run together.",
             virtualenv_name="python-test", parser=subcommand_parser("bisect"))
 def parallel_test_bisect(command_context, **kwargs):

@@ -1,5 +1,7 @@
-"""Chunks: balanced on expected duration with history, a stable hash
-without; the partition depends only on ids, history and N; CI variables."""
+"""Chunks: balanced on expected duration with a runtimes file, a stable
+hash without; the partition depends only on ids, the runtimes file and N
+(never on the store, which grows as chunks run); each chunk's log carries
+the plan and merge checks it; CI variables."""
 
 import json
 import os
@@ -7,7 +9,7 @@ import random
 
 import pytest
 
-from conftest import SHARED_BENCH, paralleltest, read_raw
+from conftest import SHARED_BENCH, paralleltest, read_raw, write_test
 from mozparallel.schedule import Figures, TestHistory, mark_other_chunks, plan_chunks, resolve_chunk
 from mozparallel.schedule.chunks import hash_chunk
 from mozparallel.selection import SelectedTest
@@ -110,11 +112,12 @@ def _gen_skewed(out):
         return [os.path.join(str(out), line.strip()) for line in f if line.strip()]
 
 
-def test_four_chunk_runs_with_history_run_every_test_once(tmp_path):
+def test_four_chunk_runs_with_runtimes_run_every_test_once(tmp_path):
     """A skewed suite (60 tests, 14 s of sleep, long tails): after one run
-    has recorded history, --total-chunks 4 gives chunks within 5% of each
-    other, and the four chunk runs (at once, as four CI machines would)
-    together run every test exactly once."""
+    has recorded history, exported as a runtimes file, --total-chunks 4
+    --runtimes FILE gives chunks within 5% of each other, and the four
+    chunk runs (at once, as four CI machines would) together run every test
+    exactly once."""
     import subprocess
 
     from conftest import VENV_PYTHON
@@ -125,8 +128,11 @@ def test_four_chunk_runs_with_history_run_every_test_once(tmp_path):
     first = paralleltest(["-j", "14", "-r", "tap", "--objdir", str(objdir)] + files, cwd=tmp_path)
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr
 
-    plan = paralleltest(["plan", "--objdir", str(objdir), "--total-chunks", "4", "--format", "json"] + files,
-                        cwd=tmp_path)
+    runtimes = tmp_path / "runtimes.json"
+    exported = paralleltest(["runtimes", "--objdir", str(objdir), "--export", str(runtimes)], cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    plan = paralleltest(["plan", "--objdir", str(objdir), "--total-chunks", "4", "--format", "json",
+                         "--runtimes", str(runtimes)] + files, cwd=tmp_path)
     assert plan.returncode == 0, plan.stderr
     doc = json.loads(plan.stdout)
     assert doc["method"] == "duration" and doc["known"] == 60
@@ -140,7 +146,7 @@ def test_four_chunk_runs_with_history_run_every_test_once(tmp_path):
         raw = tmp_path / ("chunk%d.raw" % k)
         procs.append((k, raw, subprocess.Popen(
             [VENV_PYTHON, "-m", "mozparallel", "-r", "tap", "--objdir", str(objdir), "--log-raw", str(raw),
-             "--total-chunks", "4", "--this-chunk", str(k)] + files,
+             "--total-chunks", "4", "--this-chunk", str(k), "--runtimes", str(runtimes)] + files,
             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)))
     ran = []
     for k, raw, proc in procs:
@@ -154,6 +160,63 @@ def test_four_chunk_runs_with_history_run_every_test_once(tmp_path):
         assert any(m.startswith("mozparallel: chunk %d of 4 by expected duration" % k) for m in logs)
         ran += ids
     assert sorted(ran) == sorted(os.path.relpath(f, str(tmp_path)) for f in files)
+
+
+def test_chunks_one_after_another_in_one_objdir_partition_exactly(tmp_path):
+    """Four chunks run one after another in one objdir, each recording its
+    results in the store the next one reads: together every test exactly
+    once (the plan does not read the store). merge of the four logs exits
+    0; of three, non-zero, naming the tests of the missing chunk; logs of
+    two chunks that ran the same test, non-zero, naming it."""
+    files = []
+    for i in range(16):
+        files.append(write_test(tmp_path, "t%02d.sh" % i, "echo 1..1\necho 'ok 1'\n"))
+    names = sorted(os.path.basename(f) for f in files)
+    objdir = tmp_path / "obj"
+    objdir.mkdir()
+    logs, chunk_tests = [], {}
+    for k in range(1, 5):
+        raw = tmp_path / ("chunk%d.log" % k)
+        proc = paralleltest(["-r", "tap", "--objdir", str(objdir), "--log-raw", str(raw), "--total-chunks", "4",
+                             "--this-chunk", str(k)] + names, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
+        events = read_raw(raw)
+        chunk_tests[k] = [e["test"] for e in events if e["action"] == "test_end"]
+        plan = events[0]["extra"]["chunk_plan"]
+        assert plan["total"] == 4 and plan["this"] == k and plan["method"] == "hash"
+        assert sorted(plan["chunks"][k - 1]) == sorted(chunk_tests[k])
+        logs.append(str(raw))
+    ran = [t for k in chunk_tests for t in chunk_tests[k]]
+    assert sorted(ran) == names
+
+    merged = paralleltest(["merge", "-r", "tbpl"] + logs, cwd=tmp_path)
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+
+    gone = max(chunk_tests, key=lambda k: len(chunk_tests[k]))
+    three = [log for k, log in enumerate(logs, 1) if k != gone]
+    raw = tmp_path / "three.log"
+    merged = paralleltest(["merge", "-r", "tbpl", "--log-raw", str(raw)] + three, cwd=tmp_path)
+    assert merged.returncode == 1, merged.stdout + merged.stderr
+    ends = {e["test"]: e for e in read_raw(raw) if e["action"] == "test_end"}
+    assert sorted(ends) == names
+    missing = sorted(t for t, e in ends.items() if e["status"] == "ERROR")
+    assert missing == sorted(chunk_tests[gone])
+    assert all(ends[t]["message"] == "no chunk ran it: chunk %d of 4 has no log" % gone for t in missing)
+    line = "merge: %d planned tests no chunk ran (chunks %d of 4 have no log): %s" % (
+        len(missing), gone, ", ".join(missing))
+    assert line in merged.stdout
+
+    # A chunk's log given again under another chunk's number: its tests ran twice.
+    other = 1 if gone != 1 else 2
+    forged = tmp_path / "forged.log"
+    events = read_raw(logs[other - 1])
+    events[0]["extra"]["chunk_plan"]["this"] = gone
+    forged.write_text("".join(json.dumps(e) + "\n" for e in events))
+    merged = paralleltest(["merge", "-r", "tbpl"] + logs + [str(forged)], cwd=tmp_path)
+    assert merged.returncode == 1, merged.stdout
+    test = sorted(chunk_tests[other])[0]
+    assert "merge: %s ran in chunks %s (the plan puts it in chunk %d of 4)" % (
+        test, " and ".join(map(str, sorted([other, gone]))), other) in merged.stdout
 
 
 def test_list_shows_the_chunk_of_the_others(tmp_path):

@@ -1,7 +1,8 @@
 """docs/distributed.md: every YAML document loads, and the fields the text
-relies on agree (broker URL = the Redis Service, one visibility timeout for
-workers and coordinator, Indexed Job completions = --total-chunks, the
-merge reads what the chunks write); the Dockerfile gives the entry point."""
+relies on agree (broker URL = the Redis Service, workers and coordinator
+with no tuning flag the command line no longer has, Indexed Job completions
+= --total-chunks, every chunk plans from one runtimes file, the merge reads
+what the chunks write); the Dockerfile gives the entry point."""
 
 import os
 import re
@@ -67,9 +68,13 @@ def test_dynamic_mode_objects_agree():
     coordinator, spec = container(objs[("Job", "mozparallel-run")])
     cargs = coordinator["args"]
     assert option(cargs, "--broker") == url and spec["restartPolicy"] == "Never"
-    # The same visibility timeout on both sides, above --max-time + the default grace.
-    assert option(cargs, "--visibility-timeout") == option(args, "--visibility-timeout")
-    assert float(option(cargs, "--visibility-timeout")) > float(option(cargs, "--max-time")) + 5
+    # Both parse with today's command line (no --visibility-timeout any more).
+    from mozparallel.commands.worker import build_parser as worker_parser
+    from mozparallel.options import build_parser
+
+    worker_parser().parse_args(args[1:])
+    build_parser().parse_args(cargs)
+    assert float(option(cargs, "--max-time")) > 0
     assert coordinator["workingDir"] == "/src"
 
 
@@ -82,6 +87,7 @@ def test_static_mode_objects_agree():
     total = int(re.search(r"--total-chunks (\d+)", command).group(1))
     assert chunks["spec"]["completions"] == chunks["spec"]["parallelism"] == total
     assert "$JOB_COMPLETION_INDEX" in command and "--this-chunk" not in command
+    assert "--runtimes /src/" in command        # one frozen plan on every pod
     log_dir = c["volumeMounts"][0]["mountPath"]
     assert "--log-raw %s/chunk-$JOB_COMPLETION_INDEX.log" % log_dir in command
     claim = spec["volumes"][0]["persistentVolumeClaim"]["claimName"]

@@ -335,3 +335,23 @@ def test_the_schedule_line_is_one_short_line_on_a_terminal_and_the_reasoning_at_
     assert proc.stdout.splitlines()[:2] == [
         "mozparallel: schedule history; J=%d (-j auto: %s)" % (jobs, reason),
         "mozparallel: no history for these tests"], proc.stdout
+
+
+def test_fleet_runs_name_their_worker_in_the_footer_and_the_result_line():
+    """With --broker a test's thread is its worker process ("name/pid"): the
+    footer's running tests and the finished line name it; a local slot's
+    thread ("slot-N") is not shown."""
+    clock = [10.0]
+    stream = io.StringIO()
+    live = LiveReporter(stream, None, LiveOptions(terminal=True), clock=lambda: clock[0])
+    live({"action": "suite_start", "tests": {"default": ["a", "b"]}, "time": 0})
+    live({"action": "test_start", "test": "a", "thread": "w1@host/4242"})
+    live({"action": "test_start", "test": "b", "thread": "slot-2"})
+    clock[0] += 1.0
+    footer = live._footer(clock[0])
+    assert any(line.endswith("a  on w1@host/4242") for line in footer), footer
+    assert any(line.endswith("  b") for line in footer), footer
+    live({"action": "test_end", "test": "a", "status": "OK", "extra": {"wall": 1.0, "worker": "w1@host/4242"}})
+    live.close()
+    assert " a (1.00s) on w1@host/4242\n" in stream.getvalue()
+    assert "a" not in live.workers

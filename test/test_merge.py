@@ -137,6 +137,10 @@ def test_four_chunks_of_skewed_with_history_merge_into_a_single_run(tmp_path):
     proc = paralleltest(["-j", "8", "--store", str(store), "--log-raw", str(single), "-r", "tbpl"] + names,
                         cwd=suite)
     assert proc.returncode == 0, proc.stderr
+    # The chunks plan from one frozen runtimes file, as Mozilla's chunking does.
+    runtimes = tmp_path / "runtimes.json"
+    proc = paralleltest(["runtimes", "--store", str(store), "--export", str(runtimes)], cwd=suite)
+    assert proc.returncode == 0, proc.stderr
 
     def chunk(k):
         # Each CI machine starts from its own copy of the history.
@@ -144,7 +148,8 @@ def test_four_chunks_of_skewed_with_history_merge_into_a_single_run(tmp_path):
         shutil.copy(store, mine)
         log = tmp_path / ("chunk-%d.log" % k)
         p = paralleltest(["-j", "4", "--store", str(mine), "--log-raw", str(log), "-r", "tbpl",
-                          "--total-chunks", "4"] + names, cwd=suite, env={"CI_NODE_INDEX": str(k),
+                          "--total-chunks", "4", "--runtimes", str(runtimes)] + names,
+                         cwd=suite, env={"CI_NODE_INDEX": str(k),
                                                                           "CI_NODE_TOTAL": "4"})
         return p, log
 
@@ -158,7 +163,7 @@ def test_four_chunks_of_skewed_with_history_merge_into_a_single_run(tmp_path):
     per_chunk = [{e["test"] for e in read_raw(log) if e["action"] == "test_end"} for log in logs]
     assert sum(len(c) for c in per_chunk) == len(names) == len(set().union(*per_chunk))
 
-    # Expected duration of each chunk: the single run's walls (the history the chunks planned with).
+    # Expected duration of each chunk: the single run's walls (the runtimes the chunks planned with).
     single_events = read_raw(single)
     walls = {t: e["extra"]["wall"] for t, e in ends_by_test(single_events).items()}
     expected = [sum(walls[t] for t in c) for c in per_chunk]

@@ -96,10 +96,10 @@ def test_fleet_payload_and_stored_command_find_the_path_as_typed(tmp_path, monke
     monkeypatch.chdir(tmp_path)
     spec = TestSpec(id="t/a.t", argv=["perl", "-Ilib", "t/a.t"], path=str(tmp_path / "t" / "a.t"))
     assert command_of(spec) == "perl -Ilib"
-    payload = payload_of(spec, "run", str(tmp_path.parent), PoolOptions())
+    payload = payload_of(spec, str(tmp_path.parent), PoolOptions())
     # Workers get the path relative to the source root, at the same place in argv.
     assert payload["argv"] == ["perl", "-Ilib", os.path.join(tmp_path.name, "t", "a.t")]
     assert payload["path_args"] == [2]
     # An argument that only looks like the path is left alone.
     other = TestSpec(id="x", argv=["sh", "a.t"], path=str(tmp_path / "t" / "a.t"))
-    assert command_of(other) == "sh a.t" and payload_of(other, "run", str(tmp_path), PoolOptions())["path_args"] == []
+    assert command_of(other) == "sh a.t" and payload_of(other, str(tmp_path), PoolOptions())["path_args"] == []

@@ -17,6 +17,7 @@ SUBCOMMANDS = {
     "plan": "mozparallel.commands.plan:main",
     "merge": "mozparallel.commands.merge:main",
     "worker": "mozparallel.commands.worker:main",
+    "cancel": "mozparallel.commands.cancel:main",
     "simulate": "mozparallel.commands.simulate:main",
     "bisect": "mozparallel.commands.bisect:main",
     "annotate": "mozparallel.commands.annotate:main",

@@ -395,8 +395,8 @@ def _chunk_number(text):
 def add_chunk_arguments(group):
     """--total-chunks / --this-chunk (read by schedule/chunks.py)."""
     group.add_argument("--total-chunks", type=_chunk_number, default=None, metavar="N",
-                       help="split the tests into N chunks of equal expected duration (by history or "
-                            "--runtimes; else by a hash of each test's id)")
+                       help="split the tests into N chunks of equal expected duration (by the --runtimes "
+                            "file only, so every chunk plans the same; else by a hash of each test's id)")
     group.add_argument("--this-chunk", type=_chunk_number, default=None, metavar="K",
                        help="run chunk K of --total-chunks (1-based; default from $JOB_COMPLETION_INDEX, "
                             "$TEST_SHARD_INDEX/$TEST_TOTAL_SHARDS or $CI_NODE_INDEX/$CI_NODE_TOTAL, "
@@ -494,9 +494,10 @@ def add_distributed_arguments(parser):
     group.add_argument("--source-root", default=None, metavar="DIR",
                        help="with --broker: test paths are sent relative to DIR (default: the current "
                             "directory); each worker finds them under its own --root")
-    group.add_argument("--visibility-timeout", type=positive_float, default=None, metavar="S",
-                       help="with --broker: seconds before the test of a vanished worker runs elsewhere "
-                            "(default: --max-time + --kill-grace + 30, else 3600); give workers the same")
+    group.add_argument("--broker-patience", type=positive_float, default=120.0, metavar="S",
+                       help="with --broker: how long the run waits for a broker it lost (reconnecting with "
+                            "backoff) before it gives up, reporting every test not reported as an ERROR "
+                            "(default 120)")
 
 
 def build_parser(prog="paralleltest"):

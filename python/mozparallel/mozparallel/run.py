@@ -24,7 +24,8 @@ from .reporting.logger import setup_logger
 from .reporting.run_reporters import RunReporters, check_report_path
 from .reporting.status import RunStatus
 from .reporting.tally import Tally
-from .schedule import available_memory, load_history, mark_other_chunks, plan_chunks, plan_run, resolve_chunk
+from .schedule import (available_memory, frozen_plan, load_history, mark_other_chunks, plan_record, plan_run,
+                       resolve_chunk)
 from .selection import select_tests
 from .settings import run_settings
 from .store import StoreError, open_store
@@ -35,22 +36,25 @@ def _warn(text):
     print("paralleltest: warning: %s" % text, file=sys.stderr)
 
 
-def choose_chunk(selected, history, schedule):
+def choose_chunk(selected, schedule):
     """Mark the tests of other chunks (``--this-chunk``/``--total-chunks`` or
-    the CI variables); returns (text for the log or None, ids of other chunks)."""
+    the CI variables); returns (text for the log or None, ids of other
+    chunks, the plan's record for the log or None). The plan comes from the
+    test ids and --runtimes only, so every chunk plans the same."""
     try:
         this, total = resolve_chunk(schedule.total_chunks, schedule.this_chunk, os.environ)
     except ValueError as e:
         raise UsageError(str(e))
     if total is None:
-        return None, set()
-    plan = plan_chunks([t.id for t in selected if not t.disabled], total, history)
+        return None, set(), None
+    plan = frozen_plan([t.id for t in selected if not t.disabled], total, schedule.runtimes, selected)
     others = mark_other_chunks(selected, plan, this)
     expected = plan.expected[this - 1]
     text = "mozparallel: chunk %d of %d by %s: %d tests%s" % (
-        this, total, "expected duration" if plan.method == "duration" else "hash of the test id",
+        this, total, "expected duration (--runtimes)" if plan.method == "duration" else
+        "hash of the test id" + ("" if schedule.runtimes else " (no --runtimes file)"),
         len(plan.chunks[this - 1]), "" if expected is None else ", expected %.1fs of work" % expected)
-    return text, others
+    return text, others, plan_record(plan, this)
 
 
 def _open_store(settings):
@@ -157,7 +161,7 @@ def _run(settings, store, selected, run_info, interrupts, ending):
     sched = settings.schedule
     history = load_history(store, [t.id for t in selected if not t.disabled], runtimes=sched.runtimes,
                            warn=_warn, tests=selected)
-    chunk_text, other_chunks = choose_chunk(selected, history, sched)
+    chunk_text, other_chunks, chunk_plan = choose_chunk(selected, sched)
     if settings.list:
         from .selection.listing import write_listing
         write_listing(sys.stdout, selected, run_info, settings.list_format)
@@ -172,7 +176,9 @@ def _run(settings, store, selected, run_info, interrupts, ending):
                          "interrupted run's tests and options again (its resume hint has them)" % (
                              settings.resume, len(foreign), ", ".join(foreign[:3]), ", ..." if len(foreign) > 3 else ""))
     specs = [s for s in specs if s.id not in resumed]
-    run_plan = plan_run(specs, history, sched.policy, sched.jobs, available=available_memory(),
+    # (no memory gate with --broker: the tests run on other machines)
+    available = available_memory() if settings.fleet is None else None
+    run_plan = plan_run(specs, history, sched.policy, sched.jobs, available=available,
                         limit=sched.max_memory)
     jobs = run_plan.jobs
     reporting = settings.reporting
@@ -190,16 +196,26 @@ def _run(settings, store, selected, run_info, interrupts, ending):
     for t in selected:
         groups.setdefault(t.group, []).append(t.id)
     recorder = Recorder(store, run_id=settings.resume, warn=logger.warning)
-    logger.suite_start(groups, name="mozparallel", run_info=run_info,
-                       extra={"jobs": jobs, "run_id": recorder.run_id})
+    extra = {"jobs": jobs, "run_id": recorder.run_id}
+    if chunk_plan is not None:
+        extra["chunk_plan"] = chunk_plan       # merge checks the chunks against it
+    logger.suite_start(groups, name="mozparallel", run_info=run_info, extra=extra)
     recorder.start(jobs, run_info)
     if recorder.where:
         logger.info("mozparallel: run %s, recorded in %s" % (recorder.run_id, recorder.where))
     if chunk_text:
         logger.info(chunk_text)
-    logger.info(run_plan.describe(verbose=reporting.verbose))     # the reasoning at -v
-    if not reporting.verbose:
-        logger.debug(run_plan.reasoning())                          # and always in the raw log
+    if settings.fleet is None:
+        logger.info(run_plan.describe(verbose=reporting.verbose))     # the reasoning at -v
+        if not reporting.verbose:
+            logger.debug(run_plan.reasoning())                          # and always in the raw log
+    else:       # J and the makespan are the workers' own
+        from .store.redis_store import describe
+
+        logger.info("mozparallel: schedule %s; on the workers of %s, each test to the first free slot; "
+                    "%d of %d tests known (history: %s)" % (run_plan.scheduler.name,
+                                                           describe(settings.fleet.broker), run_plan.known,
+                                                           run_plan.total, run_plan.history_source))
     tally = Tally()
     for t in skipped:
         logger.test_start(t.id)

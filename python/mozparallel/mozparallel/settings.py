@@ -245,8 +245,8 @@ def fleet_settings(options):
     return FleetSettings(
         broker=options["broker"],
         source_root=os.path.abspath(options.get("source_root") or os.getcwd()),
-        visibility_timeout=options.get("visibility_timeout"),
         resume=bool(options.get("resume")),
+        patience=options.get("broker_patience") or 120.0,
     )
 
 

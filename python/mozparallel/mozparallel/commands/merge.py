@@ -6,6 +6,12 @@ status and HTML report as a single-machine run.
 A test found more than once (a retried chunk, a resumed run) keeps its last
 complete result, and the log says so. A test started but never finished
 anywhere (its machine vanished) is reported as an unexpected ERROR.
+
+Chunks (``--total-chunks``) carry their plan in their suite_start: the
+merge checks that the chunks together ran every planned test exactly once.
+A test no chunk ran (a chunk's log missing, a chunk cut short) is an
+unexpected ERROR naming why; a test two chunks ran is an ERROR line; both
+make the exit status 1.
 """
 
 import json
@@ -62,6 +68,8 @@ class MergedRun:
         self.order = []             # tests by first appearance
         self.logs = []              # events outside any test worth keeping (WARNING+)
         self.bad_lines = 0
+        self.plans = []             # (log, chunk plan record) of chunked runs (schedule/chunks.py)
+        self.chunk_errors = []      # what chunk_problems found (ERROR lines)
         self._count = 0
 
     def read(self, path):
@@ -92,6 +100,9 @@ class MergedRun:
         test = ev.get("test")
         if action == "suite_start":
             self.starts.append(ev)
+            plan = (ev.get("extra") or {}).get("chunk_plan")
+            if plan:
+                self.plans.append((path, plan))
             for group, tests in (ev.get("tests") or {}).items():
                 known = self.groups.setdefault(group, [])
                 for t in tests:
@@ -132,6 +143,41 @@ class MergedRun:
         return out
 
 
+def chunk_problems(run):
+    """Against the chunk plan the logs carry: ({test: why no chunk ran it},
+    [lines for tests two chunks ran]); ({}, []) when no log was a chunk."""
+    if not run.plans:
+        return {}, []
+    first_log, first = run.plans[0]
+    for log, plan in run.plans[1:]:
+        if plan.get("total") != first.get("total") or plan.get("chunks") != first.get("chunks"):
+            raise MergeError("%s and %s were planned differently (chunks of one run must plan from the same "
+                             "tests, --total-chunks and --runtimes)" % (first_log, log))
+    total = first["total"]
+    chunk_of_log = {log: plan.get("this") for log, plan in run.plans}
+    absent = [k for k in range(1, total + 1) if k not in set(chunk_of_log.values())]
+    ran = {}
+    for test, attempts in run.attempts.items():
+        for a in attempts:
+            k = chunk_of_log.get(a.source)
+            if k is not None and a.rank() != PLACEHOLDER:
+                ran.setdefault(test, set()).add(k)
+    planned = {t: i + 1 for i, ids in enumerate(first["chunks"]) for t in ids}
+    missing = {}
+    for test, k in planned.items():
+        if test not in ran:
+            missing[test] = "no chunk ran it: chunk %d of %d %s" % (
+                k, total, "has no log" if k in absent else "did not run it")
+    overlap = ["merge: %s ran in chunks %s (the plan puts it in chunk %s of %d)"
+               % (t, " and ".join(str(k) for k in sorted(ks)), planned.get(t, "none"), total)
+               for t, ks in sorted(ran.items()) if len(ks) > 1]
+    if missing:
+        overlap.insert(0, "merge: %d planned tests no chunk ran%s: %s" % (
+            len(missing), " (chunks %s of %d have no log)" % (", ".join(map(str, absent)), total) if absent else "",
+            ", ".join(sorted(missing))))
+    return missing, overlap
+
+
 def _event(action, when, **fields):
     return dict(action=action, time=when, thread="MainThread", pid=os.getpid(), source="mozparallel", **fields)
 
@@ -148,9 +194,10 @@ def merged_events(run):
         if e.get("run_id") and e["run_id"] not in run_ids:
             run_ids.append(e["run_id"])
     jobs = sum(e.get("jobs") or 0 for e in extras) or None
+    missing, run.chunk_errors = chunk_problems(run)
     groups = {g: list(ts) for g, ts in run.groups.items()}
     listed = {t for ts in groups.values() for t in ts}
-    for test in run.order:
+    for test in run.order + sorted(t for t in missing if t not in run.attempts):
         if test not in listed:
             groups.setdefault("default", []).append(test)
     start = _event("suite_start", started, name=first.get("name", "mozparallel"),
@@ -161,6 +208,11 @@ def merged_events(run):
     notes = []
     for test, best, attempts in run.chosen():
         complete = [a for a in attempts if a.rank() == COMPLETE]
+        if test in missing:
+            when = best.events[0].get("time") or ended
+            events.append(_event("test_start", when, test=test))
+            events.append(_event("test_end", when, test=test, status="ERROR", expected="OK", message=missing.pop(test)))
+            continue
         if best.end is None:
             events.extend(best.events)
             when = best.events[-1].get("time") or ended
@@ -178,8 +230,13 @@ def merged_events(run):
         events.extend(best.events[:-1])
         events.append(end)
         ended = max(ended, end.get("time") or 0)
+    for test, why in sorted(missing.items()):      # in no log at all
+        events.append(_event("test_start", ended, test=test))
+        events.append(_event("test_end", ended, test=test, status="ERROR", expected="OK", message=why))
     for text in notes:
         events.append(_event("log", ended, level="INFO", message=text))
+    for text in run.chunk_errors:
+        events.append(_event("log", ended, level="ERROR", message=text))
     events.extend(run.logs)
     if run.bad_lines:
         events.append(_event("log", ended, level="WARNING",
@@ -221,7 +278,7 @@ def merge(paths, options):
     _deliver(handlers, _event("suite_end", summary_at))
     logger.shutdown()
     reporters.write_reports()
-    return EXIT_UNEXPECTED if status.any_unexpected else EXIT_OK
+    return EXIT_UNEXPECTED if status.any_unexpected or run.chunk_errors else EXIT_OK
 
 
 def _deliver(handlers, ev):

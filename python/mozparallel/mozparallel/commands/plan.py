@@ -33,7 +33,7 @@ def build_parser(prog="paralleltest plan"):
 
 def make_plan(options, topobjdir=None, warn=None):
     """The plan as a JSON-ready dict."""
-    from ..schedule import TestHistory, available_memory, load_history, plan_chunks, plan_run
+    from ..schedule import TestHistory, available_memory, frozen_plan, load_history, plan_run
     from ..selection import select_tests
     from ..settings import open_history_store, selection_settings
 
@@ -42,7 +42,7 @@ def make_plan(options, topobjdir=None, warn=None):
     ids = [t.id for t in selected if not t.disabled]
     with open_history_store(options, topobjdir, warn) as store:
         history = load_history(store, ids, runtimes=options.get("runtimes"), warn=warn, tests=selected)
-    plan = plan_chunks(ids, total, history)
+    plan = frozen_plan(ids, total, options.get("runtimes"), selected)     # as each chunk plans
     specs = {t.id: _Spec(t.id, t.path) for t in selected}
     available = available_memory()
     chunks = []

@@ -6,10 +6,13 @@ each way of sharing them out, so a team can ask "how many machines for a
 Policies: static chunks by count (contiguous, equal numbers of tests), by
 hash of the test id, by expected duration (schedule/chunks.py, what
 ``--total-chunks`` does), and the dynamic queue, longest first, where each
-test also pays the broker's per-test overhead (``--overhead``). Each
-machine runs ``--jobs-per-worker`` tests at once. Nothing is run.
+test also costs its slot ``--overhead`` seconds and one coordinator (and
+its broker) hands out at most ``--coordinator-rate`` (``--broker-rate``)
+tests a second. Each machine runs ``--jobs-per-worker`` tests at once.
+Nothing is run.
 """
 
+import heapq
 import json
 import random
 import sys
@@ -18,12 +21,17 @@ from ..schedule.chunks import hash_chunk, plan_chunks
 from ..schedule.decide import expected_makespan
 from ..schedule.history import Figures, TestHistory
 
-# Seconds a test costs the dynamic mode on top of running it (task, one-test
-# pool and its guardian, result hash and stream, coordinator), measured here
-# with 2 workers x 2 jobs on 300 tiny tests (48 ms of slot time a test, of
-# which about 20 ms is the guardian each one-test pool starts); see
-# docs/distributed.md.
-DEFAULT_OVERHEAD = 0.011
+# The dynamic mode's measured costs (bench/fleet_bench.py, docs/distributed.md),
+# on the 2-core build machine, loopback redis-server, 1,000 trivial tests:
+# - a slot's time per test beyond the test itself (take it off the queue,
+#   the one-test pool, store the result): 2.9-5.6 ms with 2 workers x 2 slots;
+DEFAULT_OVERHEAD = 0.0045
+# - tests a second one coordinator hands out and reports (instant responders
+#   as workers, start-up excluded): 5,680-6,060, and 2,750-3,440 while other
+#   jobs ran: the lowest is the default;
+DEFAULT_COORDINATOR_RATE = 2750.0
+# - tests a second the broker carries: 1 / its CPU per test (0.04-0.05 ms).
+DEFAULT_BROKER_RATE = 20000.0
 POLICIES = ("count", "hash", "duration", "dynamic")
 
 
@@ -37,9 +45,37 @@ def chunk_makespan(chunks, walls, jobs):
                for c in chunks)
 
 
-def simulate(walls, workers, jobs=1, overhead=DEFAULT_OVERHEAD, policies=POLICIES, order=None):
+def queue_makespan(order, walls, slots, overhead=0.0, dispatch=0.0):
+    """The dynamic queue: each free slot takes the next test of ``order``,
+    which holds it ``walls[t] + overhead`` seconds; the coordinator hands
+    out one test every ``dispatch`` seconds at most (1 / the slower of the
+    coordinator's and the broker's rates), so a run of n tests never takes
+    less than n * dispatch however many machines there are."""
+    free = [0.0] * max(1, slots)
+    handed = -dispatch
+    end = 0.0
+    for t in order:
+        start = max(free[0], handed + dispatch)
+        handed = start
+        finish = start + walls[t] + overhead
+        heapq.heapreplace(free, finish)
+        end = max(end, finish)
+    return end
+
+
+def dispatch_seconds(coordinator_rate=DEFAULT_COORDINATOR_RATE, broker_rate=DEFAULT_BROKER_RATE):
+    rates = [r for r in (coordinator_rate, broker_rate) if r]
+    return 1.0 / min(rates) if rates else 0.0
+
+
+def simulate(walls, workers, jobs=1, overhead=DEFAULT_OVERHEAD, policies=POLICIES, order=None,
+             dispatch=None):
     """{policy: seconds} for ``walls`` ({test: seconds}) on ``workers`` machines.
-    ``order`` is the list order (for chunks by count; default: by id)."""
+    ``order`` is the list order (for chunks by count; default: by id);
+    ``dispatch``: the dynamic queue's seconds per test handed out (None: the
+    measured default rates; 0: unlimited)."""
+    if dispatch is None:
+        dispatch = dispatch_seconds()
     ids = list(order or sorted(walls))
     out = {}
     if "count" in policies:
@@ -54,8 +90,7 @@ def simulate(walls, workers, jobs=1, overhead=DEFAULT_OVERHEAD, policies=POLICIE
         history = TestHistory({t: Figures(w) for t, w in walls.items()})
         out["duration"] = chunk_makespan(plan_chunks(ids, workers, history).chunks, walls, jobs)
     if "dynamic" in policies:
-        paid = {t: w + overhead for t, w in walls.items()}
-        out["dynamic"] = expected_makespan(lpt_order(paid), paid, workers * jobs)
+        out["dynamic"] = queue_makespan(lpt_order(walls), walls, workers * jobs, overhead, dispatch)
     slots = workers * jobs
     out["bound"] = max(max(walls.values(), default=0.0), sum(walls.values()) / slots)
     return out
@@ -119,7 +154,14 @@ def build_parser(prog="paralleltest simulate"):
     parser.add_argument("--schedule", default=",".join(POLICIES), metavar="P[,P...]",
                         help="policies: %s (default: all)" % ", ".join(POLICIES))
     parser.add_argument("--overhead", type=positive_float, default=DEFAULT_OVERHEAD, metavar="S",
-                        help="seconds the dynamic mode adds per test (default %g, measured)" % DEFAULT_OVERHEAD)
+                        help="seconds of a slot the dynamic mode adds per test (default %g, measured)"
+                             % DEFAULT_OVERHEAD)
+    parser.add_argument("--coordinator-rate", type=positive_float, default=DEFAULT_COORDINATOR_RATE,
+                        metavar="N", help="tests a second one coordinator hands out and reports (default %g, "
+                                          "measured; 0: unlimited)" % DEFAULT_COORDINATOR_RATE)
+    parser.add_argument("--broker-rate", type=positive_float, default=DEFAULT_BROKER_RATE, metavar="N",
+                        help="tests a second the broker carries (default %g, measured; 0: unlimited)"
+                             % DEFAULT_BROKER_RATE)
     parser.add_argument("--synthetic", type=int, default=None, metavar="N",
                         help="instead of the history: N lognormal test durations (median 1 s, sigma 1, seed 1)")
     group = parser.add_argument_group("History")
@@ -160,18 +202,22 @@ def main(argv=None, args=None):
               file=sys.stderr)
         return EXIT_USAGE
     rows = []
+    dispatch = dispatch_seconds(args.coordinator_rate, args.broker_rate)
     for w in args.workers:
         row = {"workers": w}
-        row.update(simulate(walls, w, args.jobs_per_worker, args.overhead, policies, order))
+        row.update(simulate(walls, w, args.jobs_per_worker, args.overhead, policies, order, dispatch))
         rows.append(row)
     if args.format == "json":
         json.dump({"source": source, "tests": len(walls), "total": sum(walls.values()),
-                   "jobs_per_worker": args.jobs_per_worker, "overhead": args.overhead, "rows": rows},
+                   "jobs_per_worker": args.jobs_per_worker, "overhead": args.overhead,
+                   "coordinator_rate": args.coordinator_rate, "broker_rate": args.broker_rate, "rows": rows},
                   sys.stdout, indent=1)
         sys.stdout.write("\n")
         return 0
-    print("Predicted makespan (%s, %.0f s of tests, %d per machine, broker overhead %g s/test):"
-          % (source, sum(walls.values()), args.jobs_per_worker, args.overhead))
+    print("Predicted makespan (%s, %.0f s of tests, %d per machine; queue: %g s of a slot per test, "
+          "at most %s tests/s through the coordinator):"
+          % (source, sum(walls.values()), args.jobs_per_worker, args.overhead,
+             "%.0f" % (1.0 / dispatch) if dispatch else "unlimited"))
     columns = policies + ["bound"]
     print("%8s  " % "workers" + "  ".join("%10s" % c for c in columns))
     for row in rows:

@@ -9,12 +9,10 @@ import os
 import sys
 
 from ..errors import EXIT_USAGE
-from ..options import Parser, jobs_arg, positive_float
+from ..options import Parser, jobs_arg
 
 
 def build_parser(prog="paralleltest worker"):
-    from ..distributed.app import visibility_timeout
-
     parser = Parser(prog=prog,
                      description="Run the tests a coordinator (paralleltest --broker URL ...) sends.")
     parser.add_argument("--broker", required=True, metavar="URL",
@@ -23,12 +21,8 @@ def build_parser(prog="paralleltest worker"):
                         help="tests to run at once (default: the number of CPUs)")
     parser.add_argument("--root", default=None, metavar="DIR",
                         help="the source root test paths are relative to (default: the current directory)")
-    parser.add_argument("--visibility-timeout", type=positive_float, default=None, metavar="S",
-                        help="seconds before a test taken by a worker that vanished is given to another "
-                             "(default %g; set it just above the per-test --max-time of the runs)"
-                             % visibility_timeout())
     parser.add_argument("--name", default=None, metavar="NAME",
-                        help="the worker's name (default: mozparallel-PID@HOSTNAME)")
+                        help="the worker's name, unique on the broker (default: mozparallel-PID@HOSTNAME)")
     parser.add_argument("--loglevel", default="WARNING", help="Celery's log level (default WARNING)")
     return parser
 
@@ -52,7 +46,7 @@ def main(argv=None, args=None):
     jobs = args.jobs if isinstance(args.jobs, int) else (os.cpu_count() or 1)
     from ..distributed.worker import start_worker
 
-    start_worker(args.broker, root, jobs, args.visibility_timeout, args.name, args.loglevel)
+    start_worker(args.broker, root, jobs, args.name, args.loglevel)
     return 0
 
 

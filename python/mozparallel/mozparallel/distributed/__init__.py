@@ -1,5 +1,7 @@
-"""Dynamic mode past one machine: a Celery app on a Redis broker (app.py),
-the worker that runs one test per task with the local pool (worker.py,
-single.py), the coordinator that sends the tests and reports their results
-as a local run does (coordinator.py), and the Redis keys they share
-(results.py)."""
+"""Dynamic mode past one machine, on Celery and a Redis broker: the Celery
+app that hands out slots (app.py); the worker (worker.py) and its beats
+(registry.py); a worker's slot serving one run (slot.py) after the tree
+check (tree.py); the coordinator that feeds the run's queue and reports its
+results as a local run does (coordinator.py); the run's Redis keys and the
+server-side steps both sides take on them (runstate.py); and cancelling a
+run from anywhere (cancel.py)."""

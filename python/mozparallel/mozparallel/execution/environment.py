@@ -5,7 +5,7 @@ A test that needs a secret of its own (AWS_..., a token) still gets it; a
 test never needs the password of the runner's history store.
 
 Whoever creates a Pool passes ``test_environment()`` as its ``env``
-(run.py's pool factory, distributed/single.py on a worker).
+(run.py's pool factory, distributed/slot.py on a worker).
 """
 
 import os

@@ -111,6 +111,7 @@ class ReportCollector(LogHandler):
             "cpu": cpu,
             "peak_rss_kb": extra.get("peak_rss_kb"),
             "slot": extra.get("slot"),
+            "worker": extra.get("worker"),      # a fleet run: the worker process ("name/pid") of the slot
             "resumed_from": extra.get("resumed_from"),
             "output": output if outcome in ("unexpected", "expected-fail", "memory-retry") else [],
         })

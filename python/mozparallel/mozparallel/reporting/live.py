@@ -65,6 +65,7 @@ class LiveReporter(LogHandler):
         self.started = clock()
         self.cwd = os.getcwd()
         self.running = {}            # test -> clock() at its start
+        self.workers = {}            # a fleet run (--broker): running test -> its worker process (its thread)
         self.outputs = OutputKeeper()
         self.first_sub = {}          # test -> its first unexpected test_status
         self.total = 0
@@ -88,6 +89,9 @@ class LiveReporter(LogHandler):
 
     def test_start(self, data):
         self.running[data["test"]] = self.clock()
+        thread = data.get("thread") or ""
+        if "/" in thread:           # a fleet's worker slot, "name/pid" (locally "slot-N")
+            self.workers[data["test"]] = _CONTROL.sub("?", thread)
         if self.estimate is not None:
             self.estimate.started(data["test"])
 
@@ -112,6 +116,7 @@ class LiveReporter(LogHandler):
     def test_end(self, data):
         test, status = data["test"], data["status"]
         start = self.running.pop(test, None)
+        self.workers.pop(test, None)
         extra = data.get("extra") or {}
         wall = extra.get("wall")
         if wall is None and start is not None and status != "SKIP":
@@ -153,6 +158,8 @@ class LiveReporter(LogHandler):
         text = "%s %s %s" % (self._progress_tag(), self._paint(label.ljust(5), color), self._name(test))
         if wall is not None and status != "SKIP":
             text += " (%s)" % _seconds(wall)
+        if extra.get("worker"):         # a fleet run (--broker): the worker process that ran it
+            text += " on " + _CONTROL.sub("?", str(extra["worker"]))
         if show:
             if first_sub is None:
                 text += " " + _expectation(data)
@@ -308,7 +315,8 @@ class LiveReporter(LogHandler):
         if len(shown) > room:
             shown, more = shown[:room - 1], len(shown) - (room - 1)
         for test, start in shown:
-            lines.append("  %8s  %s" % (_seconds(now - start), self._name(test)))
+            where = self.workers.get(test)
+            lines.append("  %8s  %s%s" % (_seconds(now - start), self._name(test), "  on " + where if where else ""))
         if more:
             lines.append("  ... and %d more" % more)
         # A line as wide as the terminal would wrap and break the erase count.

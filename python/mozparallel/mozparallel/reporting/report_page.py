@@ -35,7 +35,8 @@ PAGE = r"""<!DOCTYPE html>
   .swatch { display: inline-block; width: .9em; height: .9em; vertical-align: -0.1em; margin-right: .3em; border-radius: 2px; }
   #timeline { position: relative; border: 1px solid #ccc; background: #fafafa; }
   .lane { position: relative; height: 22px; border-bottom: 1px solid #eee; }
-  .lane-label { position: absolute; left: 0; width: 70px; padding-left: 4px; font-size: 12px; line-height: 22px; color: #555; }
+  .lane-label { position: absolute; left: 0; width: 70px; padding-left: 4px; font-size: 12px; line-height: 22px; color: #555;
+                overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
   .track { position: absolute; left: 74px; right: 6px; top: 2px; bottom: 2px; }
   .bar { position: absolute; top: 0; bottom: 0; min-width: 2px; border-radius: 2px; cursor: pointer;
          box-shadow: inset -1px 0 0 rgba(255,255,255,.8); box-sizing: border-box; padding: 0 3px;
@@ -212,9 +213,13 @@ PAGE = r"""<!DOCTYPE html>
   ran.forEach((i) => slots.add(tests[i].slot));
   const tracks = {};
   const timeline = document.getElementById("timeline");
+  const slotNames = {};     // a fleet run: the worker process behind each lane
+  ran.forEach((i) => { if (tests[i].worker) slotNames[tests[i].slot] = tests[i].worker; });
   Array.from(slots).sort((a, b) => a - b).forEach((s) => {
     const lane = el("div", "lane");
-    lane.appendChild(el("div", "lane-label", "worker " + s));
+    const label = el("div", "lane-label", slotNames[s] || "worker " + s);
+    if (slotNames[s]) label.title = "slot " + s + ": " + slotNames[s];
+    lane.appendChild(label);
     const track = el("div", "track");
     lane.appendChild(track);
     timeline.appendChild(lane);

@@ -2,7 +2,7 @@
 harnesses name them): which tests run on which machine. With known
 durations, balanced bin packing on expected duration; without, a stable
 hash of the test id, so machines agree without talking. The partition
-depends only on the test ids, the history snapshot and N.
+depends only on the test ids, a frozen runtimes file and N.
 """
 
 import heapq
@@ -42,7 +42,8 @@ def hash_chunk(test_id, total):
 
 
 def plan_chunks(test_ids, total, history):
-    """The ChunkPlan of ``test_ids`` into ``total`` chunks."""
+    """The ChunkPlan of ``test_ids`` into ``total`` chunks from ``history``
+    (a run plans from ``frozen_plan``)."""
     if total < 1:
         raise ValueError("total chunks must be at least 1")
     ids = sorted(set(test_ids))
@@ -54,6 +55,24 @@ def plan_chunks(test_ids, total, history):
     walls = history.expected_walls(ids)
     chunks, loads = _pack(ids, walls, total)
     return ChunkPlan(total, "duration", chunks, loads)
+
+
+def frozen_plan(test_ids, total, runtimes=None, tests=None):
+    """The ChunkPlan every machine computes alike: from the test ids and a
+    frozen runtimes file (``--runtimes``) only, never the store's history,
+    which changes as chunks run (chunks run one after another in one objdir
+    each planned from what the previous one had just recorded: they
+    overlapped and left tests out). Without a runtimes file: by hash.
+    ``tests`` (SelectedTests) lets runtimes keyed by path match ids."""
+    from .history import load_history
+
+    return plan_chunks(test_ids, total, load_history(None, test_ids, runtimes=runtimes, tests=tests))
+
+
+def plan_record(plan, this_chunk):
+    """What a chunk's log carries of the plan (suite_start's extra), for
+    ``merge`` to check the chunks together ran every test exactly once."""
+    return {"total": plan.total, "this": this_chunk, "method": plan.method, "chunks": plan.chunks}
 
 
 def _pack(ids, walls, total):

@@ -11,7 +11,6 @@ import sys
 import time
 
 from .commands.resume import load_resumed, replay
-from .contract import is_unexpected
 from .errors import EXIT_LOG_LOST, EXIT_OK, EXIT_UNEXPECTED, UsageError
 from .events import EventLog
 from .execution.environment import test_environment
@@ -338,4 +337,4 @@ def _pool_factory(settings, run_id, parser_for, pool_options, on_tick):
         on_tick=on_tick)
 
 
-__all__ = ["is_unexpected", "run"]
+__all__ = ["run"]

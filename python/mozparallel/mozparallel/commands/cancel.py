@@ -18,17 +18,14 @@ def build_parser(prog="paralleltest cancel"):
 
 
 def main(argv=None, args=None):
-    from ..extras import MissingPackage, require
-    from ..store.redis_store import check_url, describe
+    from ..store.redis_store import describe
+    from . import broker_error
 
     if args is None:
         args = build_parser().parse_args(argv)
-    try:
-        check_url(args.broker)
-        require(None, "redis")
-    except (ValueError, MissingPackage) as e:
-        print("paralleltest cancel: error: --broker: %s" % e, file=sys.stderr)
-        return EXIT_USAGE
+    failed = broker_error("cancel", args.broker, "redis")
+    if failed is not None:
+        return failed
     import redis
 
     from ..distributed.cancel import UnknownRun, cancel_run

@@ -28,17 +28,13 @@ def build_parser(prog="paralleltest worker"):
 
 
 def main(argv=None, args=None):
-    from ..extras import MissingPackage, require
-    from ..store.redis_store import check_url
+    from . import broker_error
 
     if args is None:
         args = build_parser().parse_args(argv)
-    try:
-        check_url(args.broker)
-        require(None, "distributed")
-    except (ValueError, MissingPackage) as e:
-        print("paralleltest worker: error: --broker: %s" % e, file=sys.stderr)
-        return EXIT_USAGE
+    failed = broker_error("worker", args.broker, "distributed")
+    if failed is not None:
+        return failed
     root = os.path.abspath(args.root or os.getcwd())
     if not os.path.isdir(root):
         print("paralleltest worker: error: --root %s is not a directory" % root, file=sys.stderr)
